@@ -74,7 +74,7 @@ public static class AdamW
             StepSize = (float)(lr / (1.0 - Math.Pow(o.Beta1, step))),
             InvSqrtBc2 = (float)(1.0 / Math.Sqrt(1.0 - Math.Pow(o.Beta2, step))),
         };
-        var level = Simd.Level;
+        var level = SimdPath.Current;
         int n = p.Length;
         if (!RowBlocks.ShouldSplit(n, 1))
         {

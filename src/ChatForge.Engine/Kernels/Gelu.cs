@@ -19,7 +19,7 @@ public static class Gelu
     public static unsafe void Forward(ReadOnlySpan<float> x, Span<float> output)
     {
         KernelArgs.Length("Gelu.Forward", nameof(output), output.Length, x.Length, $"[{x.Length}] (same as x)");
-        var level = Simd.Level;
+        var level = SimdPath.Current;
         int n = x.Length;
         if (!RowBlocks.ShouldSplit(n, 4))
         {
@@ -74,7 +74,7 @@ public static class Gelu
     {
         KernelArgs.Length("Gelu.Backward", nameof(dOutput), dOutput.Length, x.Length, $"[{x.Length}] (same as x)");
         KernelArgs.Length("Gelu.Backward", nameof(dx), dx.Length, x.Length, $"[{x.Length}] (same as x)");
-        var level = Simd.Level;
+        var level = SimdPath.Current;
         int n = x.Length;
         if (!RowBlocks.ShouldSplit(n, 4))
         {

@@ -25,7 +25,7 @@ public static class GradClip
         if (double.IsFinite(norm) && norm > maxNorm)
         {
             float scale = (float)(maxNorm / norm);
-            var level = Simd.Level;
+            var level = SimdPath.Current;
             int n = grads.Length;
             if (!RowBlocks.ShouldSplit(n, 1)) Scale(grads, scale, level);
             else
@@ -40,7 +40,7 @@ public static class GradClip
 
     static unsafe double SumSquares(ReadOnlySpan<float> grads)
     {
-        var level = Simd.Level;
+        var level = SimdPath.Current;
         int n = grads.Length;
         if (!RowBlocks.ShouldSplit(n, 1)) return SumSquaresRange(grads, level);
         // One partial per block, summed in block order so the result does not depend on thread timing.

@@ -26,7 +26,7 @@ public static class LayerNorm
         KernelArgs.Length(K, nameof(mean), mean.Length, n, $"[n={n}]");
         KernelArgs.Length(K, nameof(rstd), rstd.Length, n, $"[n={n}]");
         if (!(eps > 0)) throw new ArgumentException($"{K}: eps must be positive, got {eps}.", nameof(eps));
-        var level = Simd.Level;
+        var level = SimdPath.Current;
 
         if (!RowBlocks.ShouldSplit(n, c))
         {
@@ -111,7 +111,7 @@ public static class LayerNorm
         KernelArgs.LengthOrEmpty(K, nameof(dBias), dBias.Length, c, $"[c={c}]");
         KernelArgs.Length(K, nameof(mean), mean.Length, n, $"[n={n}]");
         KernelArgs.Length(K, nameof(rstd), rstd.Length, n, $"[n={n}]");
-        var level = Simd.Level;
+        var level = SimdPath.Current;
 
         if (!RowBlocks.ShouldSplit(n, c))
         {

@@ -22,7 +22,7 @@ public static class RmsNorm
         KernelArgs.Length(K, nameof(weight), weight.Length, c, $"[c={c}]");
         KernelArgs.Length(K, nameof(rstd), rstd.Length, n, $"[n={n}]");
         if (!(eps > 0)) throw new ArgumentException($"{K}: eps must be positive, got {eps}.", nameof(eps));
-        var level = Simd.Level;
+        var level = SimdPath.Current;
 
         if (!RowBlocks.ShouldSplit(n, c))
         {
@@ -79,7 +79,7 @@ public static class RmsNorm
         KernelArgs.Length(K, nameof(weight), weight.Length, c, $"[c={c}]");
         KernelArgs.Length(K, nameof(dWeight), dWeight.Length, c, $"[c={c}]");
         KernelArgs.Length(K, nameof(rstd), rstd.Length, n, $"[n={n}]");
-        var level = Simd.Level;
+        var level = SimdPath.Current;
 
         if (!RowBlocks.ShouldSplit(n, c))
         {

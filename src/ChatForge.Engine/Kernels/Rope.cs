@@ -44,7 +44,7 @@ public static class Rope
         for (int r = 0; r < n; r++)
             if ((uint)positions[r] >= (uint)table.MaxPositions)
                 throw new ArgumentOutOfRangeException(nameof(positions), positions[r], $"{k}: position {positions[r]} at row {r} is outside the RoPE table [0, {table.MaxPositions}).");
-        var level = Simd.Level;
+        var level = SimdPath.Current;
 
         if (!RowBlocks.ShouldSplit(n, rotated * headDim))
         {

@@ -18,7 +18,7 @@ public static class SwiGlu
         KernelArgs.Positive(K, nameof(ff), ff);
         KernelArgs.Length(K, nameof(gateUp), gateUp.Length, 2L * n * ff, KernelArgs.Shape("n", n, "2·ff", 2L * ff));
         KernelArgs.Length(K, nameof(output), output.Length, (long)n * ff, KernelArgs.Shape("n", n, "ff", ff));
-        var level = Simd.Level;
+        var level = SimdPath.Current;
         if (!RowBlocks.ShouldSplit(n, 4L * ff))
         {
             ForwardRows(gateUp, output, ff, level, 0, n);
@@ -77,7 +77,7 @@ public static class SwiGlu
         KernelArgs.Length(K, nameof(dOutput), dOutput.Length, (long)n * ff, KernelArgs.Shape("n", n, "ff", ff));
         KernelArgs.Length(K, nameof(gateUp), gateUp.Length, 2L * n * ff, KernelArgs.Shape("n", n, "2·ff", 2L * ff));
         KernelArgs.Length(K, nameof(dGateUp), dGateUp.Length, 2L * n * ff, KernelArgs.Shape("n", n, "2·ff", 2L * ff));
-        var level = Simd.Level;
+        var level = SimdPath.Current;
         if (!RowBlocks.ShouldSplit(n, 4L * ff))
         {
             BackwardRows(dOutput, gateUp, dGateUp, ff, level, 0, n);
