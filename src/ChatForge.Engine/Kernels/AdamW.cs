@@ -29,8 +29,12 @@ public static class AdamW
         SameLayout(layout, m, nameof(m));
         SameLayout(layout, v, nameof(v));
         CheckScalars(options, step, learningRate);
-        foreach (var slot in layout.Tensors)
+        var tensors = layout.Tensors;
+        for (int i = 0; i < tensors.Count; i++) // indexed: a foreach over IReadOnlyList would allocate an enumerator per step
+        {
+            var slot = tensors[i];
             UpdateUnchecked(parameters[slot], grads[slot], m[slot], v[slot], options, step, learningRate, options.DecayAll || slot.WeightDecay);
+        }
     }
 
     /// <summary>The same update on one tensor given as spans (also for parameters kept outside a ParameterBuffer, e.g. a value head).</summary>
@@ -40,9 +44,9 @@ public static class AdamW
         ArgumentNullException.ThrowIfNull(options);
         const string K = "AdamW.Update";
         int n = parameters.Length;
-        KernelArgs.Length(K, nameof(grads), grads.Length, n, $"[{n}] (same as parameters)");
-        KernelArgs.Length(K, nameof(m), m.Length, n, $"[{n}] (same as parameters)");
-        KernelArgs.Length(K, nameof(v), v.Length, n, $"[{n}] (same as parameters)");
+        KernelArgs.SameLength(K, nameof(grads), grads.Length, "parameters", n);
+        KernelArgs.SameLength(K, nameof(m), m.Length, "parameters", n);
+        KernelArgs.SameLength(K, nameof(v), v.Length, "parameters", n);
         CheckScalars(options, step, learningRate);
         UpdateUnchecked(parameters, grads, m, v, options, step, learningRate, decay);
     }
@@ -81,6 +85,12 @@ public static class AdamW
             Range(p, g, m, v, c, level);
             return;
         }
+        RangeParallel(p, g, m, v, c, level);
+    }
+
+    static unsafe void RangeParallel(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, Constants c, SimdLevel level)
+    {
+        int n = p.Length;
         fixed (float* pp = p, pg = g, pm = m, pv = v)
         {
             float* ap = pp, ag = pg, am = pm, av = pv;
@@ -94,6 +104,7 @@ public static class AdamW
         public float Beta1, Beta2, Eps, Decay, StepSize, InvSqrtBc2;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
     static void Range(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, Constants c, SimdLevel level)
     {
         ref float pp = ref MemoryMarshal.GetReference(p);

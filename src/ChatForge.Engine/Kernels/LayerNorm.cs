@@ -18,13 +18,12 @@ public static class LayerNorm
         const string K = "LayerNorm.Forward";
         KernelArgs.NonNegative(K, nameof(n), n);
         KernelArgs.Positive(K, nameof(c), c);
-        string shape = KernelArgs.Shape("n", n, "c", c);
-        KernelArgs.Length(K, nameof(x), x.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(output), output.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(weight), weight.Length, c, $"[c={c}]");
-        KernelArgs.LengthOrEmpty(K, nameof(bias), bias.Length, c, $"[c={c}]");
-        KernelArgs.Length(K, nameof(mean), mean.Length, n, $"[n={n}]");
-        KernelArgs.Length(K, nameof(rstd), rstd.Length, n, $"[n={n}]");
+        KernelArgs.Length(K, nameof(x), x.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(output), output.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(weight), weight.Length, "c", c);
+        KernelArgs.LengthOrEmpty(K, nameof(bias), bias.Length, "c", c);
+        KernelArgs.Length(K, nameof(mean), mean.Length, "n", n);
+        KernelArgs.Length(K, nameof(rstd), rstd.Length, "n", n);
         if (!(eps > 0)) throw new ArgumentException($"{K}: eps must be positive, got {eps}.", nameof(eps));
         var level = SimdPath.Current;
 
@@ -33,6 +32,11 @@ public static class LayerNorm
             ForwardRows(x, weight, bias, output, mean, rstd, 0, n, c, eps, level);
             return;
         }
+        ForwardParallel(x, weight, bias, output, mean, rstd, n, c, eps, level);
+    }
+
+    static unsafe void ForwardParallel(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, Span<float> mean, Span<float> rstd, int n, int c, float eps, SimdLevel level)
+    {
         fixed (float* px = x, pw = weight, pb = bias, py = output, pm = mean, pr = rstd)
         {
             float* ax = px, aw = pw, ab = pb, ay = py, am = pm, ar = pr;
@@ -42,6 +46,7 @@ public static class LayerNorm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
     static void ForwardRows(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output,
         Span<float> mean, Span<float> rstd, int r0, int r1, int c, float eps, SimdLevel level)
     {
@@ -58,6 +63,7 @@ public static class LayerNorm
     }
 
     /// <summary>y = (x − m)·s·w + b for one row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Normalize(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, Span<float> y, float m, float s, SimdLevel level)
     {
         ref float px = ref MemoryMarshal.GetReference(x);
@@ -102,15 +108,14 @@ public static class LayerNorm
         const string K = "LayerNorm.Backward";
         KernelArgs.NonNegative(K, nameof(n), n);
         KernelArgs.Positive(K, nameof(c), c);
-        string shape = KernelArgs.Shape("n", n, "c", c);
-        KernelArgs.Length(K, nameof(dOutput), dOutput.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(x), x.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(dx), dx.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(weight), weight.Length, c, $"[c={c}]");
-        KernelArgs.Length(K, nameof(dWeight), dWeight.Length, c, $"[c={c}]");
-        KernelArgs.LengthOrEmpty(K, nameof(dBias), dBias.Length, c, $"[c={c}]");
-        KernelArgs.Length(K, nameof(mean), mean.Length, n, $"[n={n}]");
-        KernelArgs.Length(K, nameof(rstd), rstd.Length, n, $"[n={n}]");
+        KernelArgs.Length(K, nameof(dOutput), dOutput.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(x), x.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(dx), dx.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(weight), weight.Length, "c", c);
+        KernelArgs.Length(K, nameof(dWeight), dWeight.Length, "c", c);
+        KernelArgs.LengthOrEmpty(K, nameof(dBias), dBias.Length, "c", c);
+        KernelArgs.Length(K, nameof(mean), mean.Length, "n", n);
+        KernelArgs.Length(K, nameof(rstd), rstd.Length, "n", n);
         var level = SimdPath.Current;
 
         if (!RowBlocks.ShouldSplit(n, c))
@@ -119,6 +124,11 @@ public static class LayerNorm
             ParamGradColumns(dOutput, x, mean, rstd, dWeight, dBias, n, c, 0, c, level);
             return;
         }
+        BackwardParallel(dOutput, x, weight, mean, rstd, dx, dWeight, dBias, n, c, level);
+    }
+
+    static unsafe void BackwardParallel(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, Span<float> dBias, int n, int c, SimdLevel level)
+    {
         // Rows in parallel for dx; the parameter gradients sum over rows, so they are split by column blocks
         // instead: each thread owns its slice of dWeight/dBias, no scratch buffers and no races.
         fixed (float* pdy = dOutput, px = x, pw = weight, pm = mean, pr = rstd, pdx = dx, pdw = dWeight, pdb = dBias)
@@ -133,6 +143,7 @@ public static class LayerNorm
     }
 
     /// <summary>dx += s·(dy·w − mean(dy·w) − x̂·mean(dy·w·x̂)), written as dx += s·dy·w + kB·(x − m) + kA.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void InputGradRows(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, int r0, int r1, int c, SimdLevel level)
     {
@@ -213,6 +224,7 @@ public static class LayerNorm
     }
 
     /// <summary>dWeight[j] += Σ_r dy[r,j]·x̂[r,j] and dBias[j] += Σ_r dy[r,j] for columns j in [j0, j1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ParamGradColumns(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd,
         Span<float> dWeight, Span<float> dBias, int n, int c, int j0, int j1, SimdLevel level)
     {

@@ -16,11 +16,10 @@ public static class RmsNorm
         const string K = "RmsNorm.Forward";
         KernelArgs.NonNegative(K, nameof(n), n);
         KernelArgs.Positive(K, nameof(c), c);
-        string shape = KernelArgs.Shape("n", n, "c", c);
-        KernelArgs.Length(K, nameof(x), x.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(output), output.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(weight), weight.Length, c, $"[c={c}]");
-        KernelArgs.Length(K, nameof(rstd), rstd.Length, n, $"[n={n}]");
+        KernelArgs.Length(K, nameof(x), x.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(output), output.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(weight), weight.Length, "c", c);
+        KernelArgs.Length(K, nameof(rstd), rstd.Length, "n", n);
         if (!(eps > 0)) throw new ArgumentException($"{K}: eps must be positive, got {eps}.", nameof(eps));
         var level = SimdPath.Current;
 
@@ -29,6 +28,11 @@ public static class RmsNorm
             ForwardRows(x, weight, output, rstd, 0, n, c, eps, level);
             return;
         }
+        ForwardParallel(x, weight, output, rstd, n, c, eps, level);
+    }
+
+    static unsafe void ForwardParallel(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output, Span<float> rstd, int n, int c, float eps, SimdLevel level)
+    {
         fixed (float* px = x, pw = weight, py = output, pr = rstd)
         {
             float* ax = px, aw = pw, ay = py, ar = pr;
@@ -38,6 +42,7 @@ public static class RmsNorm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
     static void ForwardRows(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output, Span<float> rstd, int r0, int r1, int c, float eps, SimdLevel level)
     {
         ref float pw = ref MemoryMarshal.GetReference(weight);
@@ -72,13 +77,12 @@ public static class RmsNorm
         const string K = "RmsNorm.Backward";
         KernelArgs.NonNegative(K, nameof(n), n);
         KernelArgs.Positive(K, nameof(c), c);
-        string shape = KernelArgs.Shape("n", n, "c", c);
-        KernelArgs.Length(K, nameof(dOutput), dOutput.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(x), x.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(dx), dx.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(weight), weight.Length, c, $"[c={c}]");
-        KernelArgs.Length(K, nameof(dWeight), dWeight.Length, c, $"[c={c}]");
-        KernelArgs.Length(K, nameof(rstd), rstd.Length, n, $"[n={n}]");
+        KernelArgs.Length(K, nameof(dOutput), dOutput.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(x), x.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(dx), dx.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(weight), weight.Length, "c", c);
+        KernelArgs.Length(K, nameof(dWeight), dWeight.Length, "c", c);
+        KernelArgs.Length(K, nameof(rstd), rstd.Length, "n", n);
         var level = SimdPath.Current;
 
         if (!RowBlocks.ShouldSplit(n, c))
@@ -87,6 +91,11 @@ public static class RmsNorm
             WeightGradColumns(dOutput, x, rstd, dWeight, n, c, 0, c, level);
             return;
         }
+        BackwardParallel(dOutput, x, weight, rstd, dx, dWeight, n, c, level);
+    }
+
+    static unsafe void BackwardParallel(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, int n, int c, SimdLevel level)
+    {
         // dx by row blocks; dWeight sums over rows, so it is split by column blocks (each thread owns a slice).
         fixed (float* pdy = dOutput, px = x, pw = weight, pr = rstd, pdx = dx, pdw = dWeight)
         {
@@ -100,6 +109,7 @@ public static class RmsNorm
     }
 
     /// <summary>dx += s·(dy·w − x̂·mean(dy·w·x̂)) = s·dy·w + k·x with k = −s³·Σ(dy·w·x)/c.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void InputGradRows(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> rstd,
         Span<float> dx, int r0, int r1, int c, SimdLevel level)
     {
@@ -164,6 +174,7 @@ public static class RmsNorm
     }
 
     /// <summary>dWeight[j] += Σ_r dy[r,j]·x[r,j]·rstd[r] for columns j in [j0, j1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void WeightGradColumns(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> rstd, Span<float> dWeight,
         int n, int c, int j0, int j1, SimdLevel level)
     {

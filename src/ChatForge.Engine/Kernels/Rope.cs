@@ -39,8 +39,10 @@ public static class Rope
         int rotated = nHeads + nKvHeads;
         int width = (rotated + vHeads) * headDim;
         int n = positions.Length;
-        KernelArgs.Length(k, "rows", data.Length, (long)n * width,
-            vHeads == 0 ? $"[n={n}, heads·headDim={nHeads}·{headDim}]" : $"[n={n}, (nHeads + 2·nKvHeads)·headDim=({nHeads} + 2·{nKvHeads})·{headDim}]");
+        if (data.Length != (long)n * width)
+            KernelArgs.Fail(k, vHeads == 0 ? "x" : "qkv", data.Length, (long)n * width, vHeads == 0
+                ? $"[n={n} (positions), nHeads·headDim={nHeads}·{headDim}]"
+                : $"[n={n} (positions), (nHeads + 2·nKvHeads)·headDim=({nHeads} + 2·{nKvHeads})·{headDim}]");
         for (int r = 0; r < n; r++)
             if ((uint)positions[r] >= (uint)table.MaxPositions)
                 throw new ArgumentOutOfRangeException(nameof(positions), positions[r], $"{k}: position {positions[r]} at row {r} is outside the RoPE table [0, {table.MaxPositions}).");
@@ -51,6 +53,13 @@ public static class Rope
             Rows(data, positions, table, width, rotated, headDim, inverse, level, 0, n);
             return;
         }
+        RowsParallel(data, positions, table, width, rotated, headDim, inverse, level);
+    }
+
+    static unsafe void RowsParallel(Span<float> data, ReadOnlySpan<int> positions, RopeTable table, int width, int rotated, int headDim,
+        bool inverse, SimdLevel level)
+    {
+        int n = positions.Length;
         fixed (float* pd = data)
         fixed (int* pp = positions)
         {
@@ -61,6 +70,7 @@ public static class Rope
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
     static void Rows(Span<float> data, ReadOnlySpan<int> positions, RopeTable table, int width, int rotatedHeads, int headDim,
         bool inverse, SimdLevel level, int r0, int r1)
     {
