@@ -35,7 +35,8 @@ public static class LayerNorm
         ForwardParallel(x, weight, bias, output, mean, rstd, n, c, eps, level);
     }
 
-    static unsafe void ForwardParallel(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, Span<float> mean, Span<float> rstd, int n, int c, float eps, SimdLevel level)
+    static unsafe void ForwardParallel(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output,
+        Span<float> mean, Span<float> rstd, int n, int c, float eps, SimdLevel level)
     {
         fixed (float* px = x, pw = weight, pb = bias, py = output, pm = mean, pr = rstd)
         {
@@ -127,7 +128,8 @@ public static class LayerNorm
         BackwardParallel(dOutput, x, weight, mean, rstd, dx, dWeight, dBias, n, c, level);
     }
 
-    static unsafe void BackwardParallel(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, Span<float> dBias, int n, int c, SimdLevel level)
+    static unsafe void BackwardParallel(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, Span<float> dBias, int n, int c, SimdLevel level)
     {
         // Rows in parallel for dx; the parameter gradients sum over rows, so they are split by column blocks
         // instead: each thread owns its slice of dWeight/dBias, no scratch buffers and no races.

@@ -94,7 +94,8 @@ public static class RmsNorm
         BackwardParallel(dOutput, x, weight, rstd, dx, dWeight, n, c, level);
     }
 
-    static unsafe void BackwardParallel(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, int n, int c, SimdLevel level)
+    static unsafe void BackwardParallel(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, int n, int c, SimdLevel level)
     {
         // dx by row blocks; dWeight sums over rows, so it is split by column blocks (each thread owns a slice).
         fixed (float* pdy = dOutput, px = x, pw = weight, pr = rstd, pdx = dx, pdw = dWeight)
@@ -121,29 +122,26 @@ public static class RmsNorm
             ref float pdx = ref MemoryMarshal.GetReference(dx.Slice(r * c, c));
             float s = rstd[r], b = 0f;
             int i = 0;
+            // b = Σ dy·w·x
             if (level == SimdLevel.Vector512)
             {
-                Vector512<float> vb0 = default, vb1 = default;
-                for (; i <= c - 32; i += 32)
-                {
-                    vb0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pdy, (nuint)i) * Vector512.LoadUnsafe(ref pw, (nuint)i), Vector512.LoadUnsafe(ref px, (nuint)i), vb0);
-                    vb1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pdy, (nuint)(i + 16)) * Vector512.LoadUnsafe(ref pw, (nuint)(i + 16)), Vector512.LoadUnsafe(ref px, (nuint)(i + 16)), vb1);
-                }
+                Vector512<float> vb = default;
                 for (; i <= c - 16; i += 16)
-                    vb0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pdy, (nuint)i) * Vector512.LoadUnsafe(ref pw, (nuint)i), Vector512.LoadUnsafe(ref px, (nuint)i), vb0);
-                b = Vector512.Sum(vb0 + vb1);
+                {
+                    var t = Vector512.LoadUnsafe(ref pdy, (nuint)i) * Vector512.LoadUnsafe(ref pw, (nuint)i);
+                    vb = Vector512.FusedMultiplyAdd(t, Vector512.LoadUnsafe(ref px, (nuint)i), vb);
+                }
+                b = Vector512.Sum(vb);
             }
             else if (level == SimdLevel.Vector256)
             {
-                Vector256<float> vb0 = default, vb1 = default;
-                for (; i <= c - 16; i += 16)
-                {
-                    vb0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pdy, (nuint)i) * Vector256.LoadUnsafe(ref pw, (nuint)i), Vector256.LoadUnsafe(ref px, (nuint)i), vb0);
-                    vb1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pdy, (nuint)(i + 8)) * Vector256.LoadUnsafe(ref pw, (nuint)(i + 8)), Vector256.LoadUnsafe(ref px, (nuint)(i + 8)), vb1);
-                }
+                Vector256<float> vb = default;
                 for (; i <= c - 8; i += 8)
-                    vb0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pdy, (nuint)i) * Vector256.LoadUnsafe(ref pw, (nuint)i), Vector256.LoadUnsafe(ref px, (nuint)i), vb0);
-                b = Vector256.Sum(vb0 + vb1);
+                {
+                    var t = Vector256.LoadUnsafe(ref pdy, (nuint)i) * Vector256.LoadUnsafe(ref pw, (nuint)i);
+                    vb = Vector256.FusedMultiplyAdd(t, Vector256.LoadUnsafe(ref px, (nuint)i), vb);
+                }
+                b = Vector256.Sum(vb);
             }
             for (; i < c; i++) b += Unsafe.Add(ref pdy, i) * Unsafe.Add(ref pw, i) * Unsafe.Add(ref px, i);
 
@@ -155,7 +153,8 @@ public static class RmsNorm
                 var vk = Vector512.Create(k);
                 for (; i <= c - 16; i += 16)
                 {
-                    var g = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pdy, (nuint)i) * Vector512.LoadUnsafe(ref pw, (nuint)i), vs, Vector512.LoadUnsafe(ref px, (nuint)i) * vk);
+                    var t = Vector512.LoadUnsafe(ref pdy, (nuint)i) * Vector512.LoadUnsafe(ref pw, (nuint)i);
+                    var g = Vector512.FusedMultiplyAdd(t, vs, Vector512.LoadUnsafe(ref px, (nuint)i) * vk);
                     (Vector512.LoadUnsafe(ref pdx, (nuint)i) + g).StoreUnsafe(ref pdx, (nuint)i);
                 }
             }
@@ -165,7 +164,8 @@ public static class RmsNorm
                 var vk = Vector256.Create(k);
                 for (; i <= c - 8; i += 8)
                 {
-                    var g = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pdy, (nuint)i) * Vector256.LoadUnsafe(ref pw, (nuint)i), vs, Vector256.LoadUnsafe(ref px, (nuint)i) * vk);
+                    var t = Vector256.LoadUnsafe(ref pdy, (nuint)i) * Vector256.LoadUnsafe(ref pw, (nuint)i);
+                    var g = Vector256.FusedMultiplyAdd(t, vs, Vector256.LoadUnsafe(ref px, (nuint)i) * vk);
                     (Vector256.LoadUnsafe(ref pdx, (nuint)i) + g).StoreUnsafe(ref pdx, (nuint)i);
                 }
             }
@@ -189,15 +189,19 @@ public static class RmsNorm
             {
                 var vs = Vector512.Create(s);
                 for (; j <= j1 - 16; j += 16)
-                    Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pdy, (nuint)j), Vector512.LoadUnsafe(ref px, (nuint)j) * vs, Vector512.LoadUnsafe(ref pdw, (nuint)j))
-                        .StoreUnsafe(ref pdw, (nuint)j);
+                {
+                    var xhat = Vector512.LoadUnsafe(ref px, (nuint)j) * vs;
+                    Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pdy, (nuint)j), xhat, Vector512.LoadUnsafe(ref pdw, (nuint)j)).StoreUnsafe(ref pdw, (nuint)j);
+                }
             }
             else if (level == SimdLevel.Vector256)
             {
                 var vs = Vector256.Create(s);
                 for (; j <= j1 - 8; j += 8)
-                    Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pdy, (nuint)j), Vector256.LoadUnsafe(ref px, (nuint)j) * vs, Vector256.LoadUnsafe(ref pdw, (nuint)j))
-                        .StoreUnsafe(ref pdw, (nuint)j);
+                {
+                    var xhat = Vector256.LoadUnsafe(ref px, (nuint)j) * vs;
+                    Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pdy, (nuint)j), xhat, Vector256.LoadUnsafe(ref pdw, (nuint)j)).StoreUnsafe(ref pdw, (nuint)j);
+                }
             }
             for (; j < j1; j++) Unsafe.Add(ref pdw, j) += Unsafe.Add(ref pdy, j) * Unsafe.Add(ref px, j) * s;
         }
