@@ -65,7 +65,7 @@ public static class AdamW
             throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "AdamW: learning rate must be a finite number ≥ 0.");
     }
 
-    static unsafe void UpdateUnchecked(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
+    static void UpdateUnchecked(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
         AdamWOptions o, long step, float lr, bool decay)
     {
         // Bias corrections in double: β₂ᵗ for t in the hundreds of thousands underflows gracefully to 0 there.

@@ -6,7 +6,7 @@ namespace ChatForge.Engine.Kernels;
 public static class Bias
 {
     /// <summary>x[r, j] += bias[j] in place.</summary>
-    public static unsafe void Forward(Span<float> x, ReadOnlySpan<float> bias, int n, int c)
+    public static void Forward(Span<float> x, ReadOnlySpan<float> bias, int n, int c)
     {
         const string K = "Bias.Forward";
         KernelArgs.NonNegative(K, nameof(n), n);
@@ -40,7 +40,7 @@ public static class Bias
     }
 
     /// <summary>dBias[j] += Σ_r dOutput[r, j] (ACCUMULATES; the input gradient of a bias add is dOutput itself).</summary>
-    public static unsafe void Backward(ReadOnlySpan<float> dOutput, Span<float> dBias, int n, int c)
+    public static void Backward(ReadOnlySpan<float> dOutput, Span<float> dBias, int n, int c)
     {
         const string K = "Bias.Backward";
         KernelArgs.NonNegative(K, nameof(n), n);

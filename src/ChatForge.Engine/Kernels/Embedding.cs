@@ -9,7 +9,7 @@ namespace ChatForge.Engine.Kernels;
 public static class Embedding
 {
     /// <summary>output[r] = tokenTable[tokens[r]] + positionTable[positions[r]] (the second term only when positionTable is not empty).</summary>
-    public static unsafe void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<float> tokenTable,
+    public static void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<float> tokenTable,
         ReadOnlySpan<float> positionTable, Span<float> output, int d)
     {
         const string K = "Embedding.Forward";
@@ -56,7 +56,7 @@ public static class Embedding
     /// dPositionTable is not empty, dPositionTable[positions[r]] += dOutput[r]. ACCUMULATES (tables are parameters;
     /// with tied embeddings the LM head's gradient is already in dTokenTable).
     /// </summary>
-    public static unsafe void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions,
+    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions,
         Span<float> dTokenTable, Span<float> dPositionTable, int d)
     {
         const string K = "Embedding.Backward";

@@ -16,7 +16,7 @@ public static class Gelu
     const float Clamp = 10f;
 
     /// <summary>output = gelu(x), element-wise over any shape; output may be the same span as x.</summary>
-    public static unsafe void Forward(ReadOnlySpan<float> x, Span<float> output)
+    public static void Forward(ReadOnlySpan<float> x, Span<float> output)
     {
         KernelArgs.SameLength("Gelu.Forward", nameof(output), output.Length, "x", x.Length);
         var level = SimdPath.Current;
@@ -77,7 +77,7 @@ public static class Gelu
     }
 
     /// <summary>WRITES dx = dOutput·gelu'(x) (x is the pre-activation Forward saw). dx may be the same span as dOutput.</summary>
-    public static unsafe void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, Span<float> dx)
+    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, Span<float> dx)
     {
         KernelArgs.SameLength("Gelu.Backward", nameof(dOutput), dOutput.Length, "x", x.Length);
         KernelArgs.SameLength("Gelu.Backward", nameof(dx), dx.Length, "x", x.Length);

@@ -12,12 +12,12 @@ namespace ChatForge.Engine.Kernels;
 public static class GradClip
 {
     /// <summary>√(Σ g²), accumulated in double.</summary>
-    public static unsafe float GlobalNorm(ReadOnlySpan<float> grads) => (float)Math.Sqrt(SumSquares(grads));
+    public static float GlobalNorm(ReadOnlySpan<float> grads) => (float)Math.Sqrt(SumSquares(grads));
 
     /// <summary>
     /// Scales grads by maxNorm / norm when norm &gt; maxNorm; returns the norm before clipping (NaN/∞ returned without touching grads).
     /// </summary>
-    public static unsafe float ClipByGlobalNorm(Span<float> grads, float maxNorm)
+    public static float ClipByGlobalNorm(Span<float> grads, float maxNorm)
     {
         if (!(maxNorm > 0f) || float.IsInfinity(maxNorm))
             throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "GradClip: maxNorm must be a positive finite number.");
@@ -43,7 +43,7 @@ public static class GradClip
         }
     }
 
-    static unsafe double SumSquares(ReadOnlySpan<float> grads)
+    static double SumSquares(ReadOnlySpan<float> grads)
     {
         var level = SimdPath.Current;
         int n = grads.Length;

@@ -12,7 +12,7 @@ namespace ChatForge.Engine.Kernels;
 public static class LayerNorm
 {
     /// <summary>Writes output [n, c] and the per-row mean [n] and rstd [n] that Backward needs. Bias may be empty (no bias).</summary>
-    public static unsafe void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output,
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output,
         Span<float> mean, Span<float> rstd, int n, int c, float eps)
     {
         const string K = "LayerNorm.Forward";
@@ -103,7 +103,7 @@ public static class LayerNorm
     /// ACCUMULATES dx += ∂L/∂x (the input is the residual stream), dWeight += Σ_rows dy·x̂ and dBias += Σ_rows dy.
     /// dBias may be empty (no bias). mean and rstd are the ones Forward wrote.
     /// </summary>
-    public static unsafe void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
+    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, Span<float> dBias, int n, int c)
     {
         const string K = "LayerNorm.Backward";

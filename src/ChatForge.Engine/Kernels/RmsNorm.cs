@@ -11,7 +11,7 @@ namespace ChatForge.Engine.Kernels;
 public static class RmsNorm
 {
     /// <summary>Writes output [n, c] and the per-row rstd [n] that Backward needs.</summary>
-    public static unsafe void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output, Span<float> rstd, int n, int c, float eps)
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output, Span<float> rstd, int n, int c, float eps)
     {
         const string K = "RmsNorm.Forward";
         KernelArgs.NonNegative(K, nameof(n), n);
@@ -71,7 +71,7 @@ public static class RmsNorm
     }
 
     /// <summary>ACCUMULATES dx += ∂L/∂x (the input is the residual stream) and dWeight += Σ_rows dy·x̂. rstd is the one Forward wrote.</summary>
-    public static unsafe void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> rstd,
+    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> rstd,
         Span<float> dx, Span<float> dWeight, int n, int c)
     {
         const string K = "RmsNorm.Backward";

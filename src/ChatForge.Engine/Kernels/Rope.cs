@@ -27,7 +27,7 @@ public static class Rope
     public static void Backward(Span<float> dx, ReadOnlySpan<int> positions, RopeTable table, int nHeads, int headDim) =>
         Apply("Rope.Backward", dx, positions, table, nHeads, 0, headDim, inverse: true, vHeads: 0);
 
-    static unsafe void Apply(string k, Span<float> data, ReadOnlySpan<int> positions, RopeTable table, int nHeads, int nKvHeads, int headDim,
+    static void Apply(string k, Span<float> data, ReadOnlySpan<int> positions, RopeTable table, int nHeads, int nKvHeads, int headDim,
         bool inverse, int vHeads = -1)
     {
         ArgumentNullException.ThrowIfNull(table);

@@ -11,7 +11,7 @@ namespace ChatForge.Engine.Kernels;
 public static class SwiGlu
 {
     /// <summary>output [n, ff] = silu(gate)·up from gateUp [n, 2·ff].</summary>
-    public static unsafe void Forward(ReadOnlySpan<float> gateUp, Span<float> output, int n, int ff)
+    public static void Forward(ReadOnlySpan<float> gateUp, Span<float> output, int n, int ff)
     {
         const string K = "SwiGlu.Forward";
         KernelArgs.NonNegative(K, nameof(n), n);
@@ -75,7 +75,7 @@ public static class SwiGlu
     /// WRITES dGateUp [n, 2·ff] (it feeds the up projection's backward GEMM):
     /// dgate = dy·up·σ(g)·(1 + g·(1 − σ(g))), dup = dy·silu(g).
     /// </summary>
-    public static unsafe void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> gateUp, Span<float> dGateUp, int n, int ff)
+    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> gateUp, Span<float> dGateUp, int n, int ff)
     {
         const string K = "SwiGlu.Backward";
         KernelArgs.NonNegative(K, nameof(n), n);
