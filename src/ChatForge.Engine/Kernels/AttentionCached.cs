@@ -34,20 +34,8 @@ public static unsafe partial class Attention
             throw new ArgumentException($"Attention cache: q has {q.Length} floats but shape [{rows}, {qDim}] needs {(long)rows * qDim}.", nameof(q));
         if (output.Length != (long)rows * qDim)
             throw new ArgumentException($"Attention cache: output has {output.Length} floats but shape [{rows}, {qDim}] needs {(long)rows * qDim}.", nameof(output));
-        if (maxT <= 0) throw new ArgumentOutOfRangeException(nameof(maxT), maxT, "Attention cache: maxT must be positive.");
-        long slotFloats = (long)maxT * kvDim;
-        if (kCache.Length % slotFloats != 0 || kCache.Length == 0)
-            throw new ArgumentException($"Attention cache: kCache has {kCache.Length} floats, not a whole number of slots of shape [{maxT}, {kvDim}].", nameof(kCache));
-        if (vCache.Length != kCache.Length)
-            throw new ArgumentException($"Attention cache: vCache has {vCache.Length} floats but kCache has {kCache.Length}; both are [slots, {maxT}, {kvDim}].", nameof(vCache));
-        long slotCount = kCache.Length / slotFloats;
-        for (int r = 0; r < rows; r++)
-        {
-            if ((uint)slots[r] >= slotCount)
-                throw new ArgumentOutOfRangeException(nameof(slots), slots[r], $"Attention cache: row {r} uses slot {slots[r]} but the cache [{slotCount}, {maxT}, {kvDim}] has {slotCount} slots.");
-            if ((uint)positions[r] >= maxT)
-                throw new ArgumentOutOfRangeException(nameof(positions), positions[r], $"Attention cache: row {r} is at position {positions[r]}, outside [0, {maxT}).");
-        }
+        long slotCount = CheckCache(kCache.Length, vCache.Length, maxT, kvDim);
+        for (int r = 0; r < rows; r++) CheckRow(r, slots[r], positions[r], slotCount, maxT, kvDim);
         if (rows == 0) return;
 
         var plan = CachePlan.Create(slots, nHeads / nKvHeads, nKvHeads);
@@ -73,6 +61,48 @@ public static unsafe partial class Attention
         {
             ArrayPool<CacheItem>.Shared.Return(plan.Items);
         }
+    }
+
+    /// <summary>
+    /// Copies the k and v parts of fused projection rows [rows, (Hq + 2·Hkv)·hd] (RoPE already applied to k) into
+    /// the cache at (slots[r], positions[r]): what a prefill or decode step does before <see cref="CachedForward"/>.
+    /// </summary>
+    public static void WriteKvCache(ReadOnlySpan<float> qkv, ReadOnlySpan<int> slots, ReadOnlySpan<int> positions,
+        Span<float> kCache, Span<float> vCache, int maxT, int nHeads, int nKvHeads, int headDim)
+    {
+        CheckHeads(nHeads, nKvHeads, headDim);
+        int rows = slots.Length, qDim = nHeads * headDim, kvDim = nKvHeads * headDim, qkvDim = qDim + 2 * kvDim;
+        if (positions.Length != rows)
+            throw new ArgumentException($"Attention cache: positions has {positions.Length} entries but slots has {rows}; both are [rows].", nameof(positions));
+        if (qkv.Length != (long)rows * qkvDim)
+            throw new ArgumentException($"Attention cache: qkv has {qkv.Length} floats but shape [{rows}, {qkvDim}] needs {(long)rows * qkvDim}.", nameof(qkv));
+        long slotCount = CheckCache(kCache.Length, vCache.Length, maxT, kvDim);
+        for (int r = 0; r < rows; r++)
+        {
+            CheckRow(r, slots[r], positions[r], slotCount, maxT, kvDim);
+            long offset = ((long)slots[r] * maxT + positions[r]) * kvDim;
+            qkv.Slice(r * qkvDim + qDim, kvDim).CopyTo(kCache.Slice((int)offset, kvDim));
+            qkv.Slice(r * qkvDim + qDim + kvDim, kvDim).CopyTo(vCache.Slice((int)offset, kvDim));
+        }
+    }
+
+    static long CheckCache(int kLength, int vLength, int maxT, int kvDim)
+    {
+        if (maxT <= 0) throw new ArgumentOutOfRangeException(nameof(maxT), maxT, "Attention cache: maxT must be positive.");
+        long slotFloats = (long)maxT * kvDim;
+        if (kLength % slotFloats != 0 || kLength == 0)
+            throw new ArgumentException($"Attention cache: kCache has {kLength} floats, not a whole number of slots of shape [{maxT}, {kvDim}].", "kCache");
+        if (vLength != kLength)
+            throw new ArgumentException($"Attention cache: vCache has {vLength} floats but kCache has {kLength}; both are [slots, {maxT}, {kvDim}].", "vCache");
+        return kLength / slotFloats;
+    }
+
+    static void CheckRow(int r, int slot, int position, long slotCount, int maxT, int kvDim)
+    {
+        if ((uint)slot >= slotCount)
+            throw new ArgumentOutOfRangeException("slots", slot, $"Attention cache: row {r} uses slot {slot} but the cache [{slotCount}, {maxT}, {kvDim}] has {slotCount} slots.");
+        if ((uint)position >= maxT)
+            throw new ArgumentOutOfRangeException("positions", position, $"Attention cache: row {r} is at position {position}, outside [0, {maxT}).");
     }
 
     /// <summary>Prefill: rows [r0, r0 + rowCount) of one slot against kv head g, Kᵀ packed once for every key they need.</summary>
