@@ -38,6 +38,30 @@ public class AttentionTests
         }
     }
 
+    [Fact]
+    public void Forward_and_backward_stay_finite_with_huge_scores()
+    {
+        // Scores in the thousands: exp overflows unless every block subtracts its running max.
+        const int batch = 1, t = 90, heads = 2, kvHeads = 1, hd = 32;
+        int qkvDim = (heads + 2 * kvHeads) * hd;
+        var qkv = Random(batch * t * qkvDim, seed: 61, amplitude: 12f);
+        var dOutput = Random(batch * t * heads * hd, seed: 62);
+        var (expected, expectedLse) = AttentionReference.Forward(qkv, batch, t, heads, kvHeads, hd);
+        var expectedGrad = AttentionReference.Backward(dOutput, qkv, batch, t, heads, kvHeads, hd);
+        foreach (var level in AllLevels)
+        {
+            var output = new float[batch * t * heads * hd];
+            var lse = new float[batch * heads * t];
+            Attention.Forward(qkv, output, lse, batch, t, heads, kvHeads, hd, level);
+            AssertClose(expected, output, 1e-4, 1e-3, $"output at {level}");
+            AssertClose(expectedLse, lse, 1e-3, 1e-5, $"lse at {level}");
+            var dQkv = new float[qkv.Length];
+            Attention.Backward(dOutput, qkv, output, lse, dQkv, batch, t, heads, kvHeads, hd, level);
+            Assert.All(dQkv, v => Assert.True(float.IsFinite(v)));
+            AssertClose(expectedGrad, dQkv, 1e-3, 1e-3, $"dQkv at {level}");
+        }
+    }
+
     [Theory]
     [InlineData(2, 100, 4, 2, 64)]
     [InlineData(1, 70, 4, 1, 24)]
