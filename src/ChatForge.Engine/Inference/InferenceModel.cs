@@ -67,9 +67,7 @@ public sealed class InferenceModel
     /// </summary>
     public void Forward(ReadOnlySpan<ForwardRow> rows, KvCache cache, Span<float> logits)
     {
-        int n = rows.Length, nLogits = CheckRows(rows, cache);
-        if (logits.Length < (long)nLogits * _vocab)
-            throw new ArgumentException($"Forward: logits holds {logits.Length} floats, {nLogits} rows × vocab {_vocab} need {(long)nLogits * _vocab}.", nameof(logits));
+        int n = rows.Length, nLogits = CheckRows(rows, cache, logits.Length);
         var s = EnsureScratch(n, nLogits);
         for (int r = 0; r < n; r++) { s.Tokens[r] = rows[r].Token; s.Positions[r] = rows[r].Position; s.Slots[r] = rows[r].Slot; }
         var tokens = s.Tokens.AsSpan(0, n);
@@ -143,7 +141,7 @@ public sealed class InferenceModel
     }
 
     /// <summary>Validates every row against the cache and updates each slot's length; returns how many rows want logits.</summary>
-    int CheckRows(ReadOnlySpan<ForwardRow> rows, KvCache cache)
+    int CheckRows(ReadOnlySpan<ForwardRow> rows, KvCache cache, int logitsLength)
     {
         ArgumentNullException.ThrowIfNull(cache);
         if (rows.IsEmpty) throw new ArgumentException("Forward: no rows.", nameof(rows));
@@ -167,6 +165,8 @@ public sealed class InferenceModel
             _nextPosition[row.Slot] = row.Position + 1;
             if (row.WantLogits) nLogits++;
         }
+        if (logitsLength < (long)nLogits * _vocab)
+            throw new ArgumentException($"Forward: logits holds {logitsLength} floats, {nLogits} rows × vocab {_vocab} need {(long)nLogits * _vocab}.", "logits");
         for (int slot = 0; slot < cache.Slots; slot++)
             if (_nextPosition[slot] >= 0) cache.SetLength(slot, _nextPosition[slot]);
         return nLogits;
