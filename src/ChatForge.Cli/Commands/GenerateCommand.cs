@@ -18,7 +18,7 @@ public sealed class GenerateCommand : ICliCommand
         var topP = new Option<float>("--top-p") { Description = "Keep the smallest set of tokens holding this probability mass (1 = no cut).", DefaultValueFactory = _ => 1f };
         var seed = new Option<ulong?>("--seed") { Description = "Seed for repeatable sampling." };
         var stop = new Option<string?>("--stop-tokens") { Description = "Comma-separated token ids that end the answer (not printed)." };
-        var weights = new Option<string>("--weights") { Description = "Matmul weights in memory: bf16 or f32.", DefaultValueFactory = _ => "bf16" };
+        var weights = new Option<string>("--weights") { Description = "Matmul weights in memory: bf16, f32 or int8 (per-row scales).", DefaultValueFactory = _ => "bf16" };
         var command = new Command("generate", "Generate token ids from a checkpoint, streaming them as they are decoded.")
         {
             model, promptTokens, maxNewTokens, temperature, topK, topP, seed, stop, weights,
@@ -47,7 +47,8 @@ public sealed class GenerateCommand : ICliCommand
             {
                 "bf16" => WeightFormat.Bf16,
                 "f32" => WeightFormat.F32,
-                _ => throw new ArgumentException($"--weights: unknown format '{weights}' (expected bf16 or f32)."),
+                "int8" => WeightFormat.Int8,
+                _ => throw new ArgumentException($"--weights: unknown format '{weights}' (expected bf16, f32 or int8)."),
             };
             if (!Directory.Exists(modelDir)) throw new DirectoryNotFoundException($"--model: checkpoint folder not found: {modelDir}");
             var inference = new InferenceModel(Checkpoint.LoadParameters(modelDir), format);
