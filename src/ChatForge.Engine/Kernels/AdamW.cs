@@ -29,8 +29,12 @@ public static class AdamW
         SameLayout(layout, m, nameof(m));
         SameLayout(layout, v, nameof(v));
         CheckScalars(options, step, learningRate);
-        foreach (var slot in layout.Tensors)
+        var tensors = layout.Tensors;
+        for (int i = 0; i < tensors.Count; i++) // indexed: a foreach over IReadOnlyList would allocate an enumerator per step
+        {
+            var slot = tensors[i];
             UpdateUnchecked(parameters[slot], grads[slot], m[slot], v[slot], options, step, learningRate, options.DecayAll || slot.WeightDecay);
+        }
     }
 
     /// <summary>The same update on one tensor given as spans (also for parameters kept outside a ParameterBuffer, e.g. a value head).</summary>
@@ -40,9 +44,9 @@ public static class AdamW
         ArgumentNullException.ThrowIfNull(options);
         const string K = "AdamW.Update";
         int n = parameters.Length;
-        KernelArgs.Length(K, nameof(grads), grads.Length, n, $"[{n}] (same as parameters)");
-        KernelArgs.Length(K, nameof(m), m.Length, n, $"[{n}] (same as parameters)");
-        KernelArgs.Length(K, nameof(v), v.Length, n, $"[{n}] (same as parameters)");
+        KernelArgs.SameLength(K, nameof(grads), grads.Length, "parameters", n);
+        KernelArgs.SameLength(K, nameof(m), m.Length, "parameters", n);
+        KernelArgs.SameLength(K, nameof(v), v.Length, "parameters", n);
         CheckScalars(options, step, learningRate);
         UpdateUnchecked(parameters, grads, m, v, options, step, learningRate, decay);
     }
@@ -61,7 +65,7 @@ public static class AdamW
             throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "AdamW: learning rate must be a finite number ≥ 0.");
     }
 
-    static unsafe void UpdateUnchecked(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
+    static void UpdateUnchecked(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
         AdamWOptions o, long step, float lr, bool decay)
     {
         // Bias corrections in double: β₂ᵗ for t in the hundreds of thousands underflows gracefully to 0 there.
@@ -74,13 +78,19 @@ public static class AdamW
             StepSize = (float)(lr / (1.0 - Math.Pow(o.Beta1, step))),
             InvSqrtBc2 = (float)(1.0 / Math.Sqrt(1.0 - Math.Pow(o.Beta2, step))),
         };
-        var level = Simd.Level;
+        var level = SimdPath.Current;
         int n = p.Length;
         if (!RowBlocks.ShouldSplit(n, 1))
         {
             Range(p, g, m, v, c, level);
             return;
         }
+        RangeParallel(p, g, m, v, c, level);
+    }
+
+    static unsafe void RangeParallel(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, Constants c, SimdLevel level)
+    {
+        int n = p.Length;
         fixed (float* pp = p, pg = g, pm = m, pv = v)
         {
             float* ap = pp, ag = pg, am = pm, av = pv;
@@ -94,6 +104,7 @@ public static class AdamW
         public float Beta1, Beta2, Eps, Decay, StepSize, InvSqrtBc2;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
     static void Range(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, Constants c, SimdLevel level)
     {
         ref float pp = ref MemoryMarshal.GetReference(p);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace ChatForge.Engine.Kernels;
 
 /// <summary>
@@ -29,6 +31,7 @@ public static unsafe partial class Attention
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ForwardHead(SimdLevel level, Dims s, float* qkv, float* output, float* lse, int b, int h)
     {
         int T = s.T, hd = s.HeadDim, g = h / s.Group;
@@ -104,6 +107,7 @@ public static unsafe partial class Attention
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BackwardGroup(SimdLevel level, Dims s, float* dOutput, float* qkv, float* output, float* lse, float* dQkv, int b, int g)
     {
         int T = s.T, hd = s.HeadDim, group = s.Group, firstHead = g * group;
@@ -185,6 +189,7 @@ public static unsafe partial class Attention
     /// unmasked. Turns them into unnormalised probabilities exp(s − newMax) in place (masked ones into 0),
     /// rescales the row's accumulator and sum by exp(oldMax − newMax) and records the new max.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void OnlineSoftmaxRow(SimdLevel level, float* scores, int valid, int bk, float* max, float* sum, float* acc, int hd)
     {
         if (valid <= 0)
@@ -211,6 +216,7 @@ public static unsafe partial class Attention
             PackTransposedBlock(src + (nint)j0 * stride, stride, Math.Min(BlockK, count - j0), hd, scale, dst + (nint)(j0 / BlockK) * hd * BlockK);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackTransposedBlock(float* src, int stride, int bk, int hd, float scale, float* dst)
     {
         if (bk < BlockK) new Span<float>(dst, hd * BlockK).Clear();

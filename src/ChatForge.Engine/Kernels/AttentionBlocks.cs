@@ -15,6 +15,7 @@ internal static unsafe class AttentionBlocks
     /// C[m×n] = (accumulate ? C : 0) + A[m×k]·B[k×n] with A(i,p) = a[i·aRowStride + p·aColStride] (a transposed
     /// A is just swapped strides), B row p at b + p·ldb and C row i at c + i·ldc (rows contiguous in columns).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MatMul(SimdLevel level, float* a, int aRowStride, int aColStride, float* b, int ldb,
         float* c, int ldc, int m, int n, int k, bool accumulate)
     {
@@ -33,6 +34,7 @@ internal static unsafe class AttentionBlocks
         if (j < n) ScalarColumns(a, aRowStride, aColStride, b + j, ldb, c + j, ldc, m, n - j, k, accumulate);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ScalarColumns(float* a, int ars, int acs, float* b, int ldb, float* c, int ldc, int m, int n, int k, bool accumulate)
     {
         for (int i = 0; i < m; i++)
@@ -49,29 +51,35 @@ internal static unsafe class AttentionBlocks
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Columns512x4(float* a, int ars, int acs, float* b, int ldb, float* c, int ldc, int m, int k, bool acc)
     {
         int i = 0;
-        for (; i + 4 <= m; i += 4) Tile512(4, 4, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
+        for (; i + 6 <= m; i += 6) Tile512(6, 4, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
+        if (i + 4 <= m) { Tile512(4, 4, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc); i += 4; }
         for (; i < m; i++) Tile512(1, 4, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Columns512x2(float* a, int ars, int acs, float* b, int ldb, float* c, int ldc, int m, int k, bool acc)
     {
         int i = 0;
-        for (; i + 4 <= m; i += 4) Tile512(4, 2, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
+        for (; i + 6 <= m; i += 6) Tile512(6, 2, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
+        if (i + 4 <= m) { Tile512(4, 2, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc); i += 4; }
         for (; i < m; i++) Tile512(1, 2, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Columns512x1(float* a, int ars, int acs, float* b, int ldb, float* c, int ldc, int m, int k, bool acc)
     {
         int i = 0;
-        for (; i + 4 <= m; i += 4) Tile512(4, 1, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
+        for (; i + 6 <= m; i += 6) Tile512(6, 1, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
+        if (i + 4 <= m) { Tile512(4, 1, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc); i += 4; }
         for (; i < m; i++) Tile512(1, 1, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
     }
 
     /// <summary>
-    /// mr (1 or 4) rows × nv (1, 2 or 4) vectors of C kept in registers over the whole k loop. mr and nv are
+    /// mr (1, 4 or 6) rows × nv (1, 2 or 4) vectors of C kept in registers over the whole k loop. mr and nv are
     /// constants at every call site, so after inlining the JIT drops the unused accumulators and branches.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -81,6 +89,8 @@ internal static unsafe class AttentionBlocks
         Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default;
         Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
         Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
+        Vector512<float> c40 = default, c41 = default, c42 = default, c43 = default;
+        Vector512<float> c50 = default, c51 = default, c52 = default, c53 = default;
         for (int p = 0; p < k; p++)
         {
             float* bp = b + (nint)p * ldb;
@@ -108,6 +118,17 @@ internal static unsafe class AttentionBlocks
                 if (nv > 1) c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
                 if (nv > 2) { c32 = Vector512.FusedMultiplyAdd(x, b2, c32); c33 = Vector512.FusedMultiplyAdd(x, b3, c33); }
             }
+            if (mr > 4)
+            {
+                x = Vector512.Create(ap[4 * (nint)ars]);
+                c40 = Vector512.FusedMultiplyAdd(x, b0, c40);
+                if (nv > 1) c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+                if (nv > 2) { c42 = Vector512.FusedMultiplyAdd(x, b2, c42); c43 = Vector512.FusedMultiplyAdd(x, b3, c43); }
+                x = Vector512.Create(ap[5 * (nint)ars]);
+                c50 = Vector512.FusedMultiplyAdd(x, b0, c50);
+                if (nv > 1) c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+                if (nv > 2) { c52 = Vector512.FusedMultiplyAdd(x, b2, c52); c53 = Vector512.FusedMultiplyAdd(x, b3, c53); }
+            }
         }
         Store512(nv, c, acc, c00, c01, c02, c03);
         if (mr > 1)
@@ -115,6 +136,11 @@ internal static unsafe class AttentionBlocks
             Store512(nv, c + ldc, acc, c10, c11, c12, c13);
             Store512(nv, c + 2 * (nint)ldc, acc, c20, c21, c22, c23);
             Store512(nv, c + 3 * (nint)ldc, acc, c30, c31, c32, c33);
+        }
+        if (mr > 4)
+        {
+            Store512(nv, c + 4 * (nint)ldc, acc, c40, c41, c42, c43);
+            Store512(nv, c + 5 * (nint)ldc, acc, c50, c51, c52, c53);
         }
     }
 
@@ -132,26 +158,31 @@ internal static unsafe class AttentionBlocks
         if (nv > 2) { v2.Store(c + 32); v3.Store(c + 48); }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Columns256x2(float* a, int ars, int acs, float* b, int ldb, float* c, int ldc, int m, int k, bool acc)
     {
         int i = 0;
-        for (; i + 4 <= m; i += 4) Tile256(4, 2, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
+        for (; i + 6 <= m; i += 6) Tile256(6, 2, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
+        if (i + 4 <= m) { Tile256(4, 2, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc); i += 4; }
         for (; i < m; i++) Tile256(1, 2, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Columns256x1(float* a, int ars, int acs, float* b, int ldb, float* c, int ldc, int m, int k, bool acc)
     {
         int i = 0;
-        for (; i + 4 <= m; i += 4) Tile256(4, 1, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
+        for (; i + 6 <= m; i += 6) Tile256(6, 1, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
+        if (i + 4 <= m) { Tile256(4, 1, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc); i += 4; }
         for (; i < m; i++) Tile256(1, 1, a + (nint)i * ars, ars, acs, b, ldb, c + (nint)i * ldc, ldc, k, acc);
     }
 
-    /// <summary>AVX2 has 16 vector registers: 4 rows × 2 vectors of accumulators leave room for the operands.</summary>
+    /// <summary>AVX2 has 16 vector registers: 6 rows × 2 vectors of accumulators leave room for two B vectors and a broadcast.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Tile256(int mr, int nv, float* a, int ars, int acs, float* b, int ldb, float* c, int ldc, int k, bool acc)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector256<float> c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < k; p++)
         {
             float* bp = b + (nint)p * ldb;
@@ -173,6 +204,15 @@ internal static unsafe class AttentionBlocks
                 c30 = Vector256.FusedMultiplyAdd(x, b0, c30);
                 if (nv > 1) c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
             }
+            if (mr > 4)
+            {
+                x = Vector256.Create(ap[4 * (nint)ars]);
+                c40 = Vector256.FusedMultiplyAdd(x, b0, c40);
+                if (nv > 1) c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+                x = Vector256.Create(ap[5 * (nint)ars]);
+                c50 = Vector256.FusedMultiplyAdd(x, b0, c50);
+                if (nv > 1) c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            }
         }
         Store256(nv, c, acc, c00, c01);
         if (mr > 1)
@@ -180,6 +220,11 @@ internal static unsafe class AttentionBlocks
             Store256(nv, c + ldc, acc, c10, c11);
             Store256(nv, c + 2 * (nint)ldc, acc, c20, c21);
             Store256(nv, c + 3 * (nint)ldc, acc, c30, c31);
+        }
+        if (mr > 4)
+        {
+            Store256(nv, c + 4 * (nint)ldc, acc, c40, c41);
+            Store256(nv, c + 5 * (nint)ldc, acc, c50, c51);
         }
     }
 
@@ -196,6 +241,7 @@ internal static unsafe class AttentionBlocks
     }
 
     /// <summary>dst[j] = src[j]·s (dst may equal src).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Scale(SimdLevel level, float* src, float* dst, int n, float s)
     {
         int j = 0;
@@ -212,28 +258,134 @@ internal static unsafe class AttentionBlocks
         for (; j < n; j++) dst[j] = src[j] * s;
     }
 
+    /// <summary>y[j] += alpha·x[j].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Axpy(SimdLevel level, float alpha, float* x, float* y, int n)
+    {
+        int j = 0;
+        if (level == SimdLevel.Vector512)
+        {
+            var a = Vector512.Create(alpha);
+            for (; j + 16 <= n; j += 16) Vector512.FusedMultiplyAdd(a, Vector512.Load(x + j), Vector512.Load(y + j)).Store(y + j);
+        }
+        if (level >= SimdLevel.Vector256)
+        {
+            var a = Vector256.Create(alpha);
+            for (; j + 8 <= n; j += 8) Vector256.FusedMultiplyAdd(a, Vector256.Load(x + j), Vector256.Load(y + j)).Store(y + j);
+        }
+        for (; j < n; j++) y[j] += alpha * x[j];
+    }
+
+    /// <summary>
+    /// Four dot products of x with rows y, y + stride, y + 2·stride, y + 3·stride, written to result[0..4):
+    /// one load of x serves four independent FMA chains (decode scores, four cached keys at a time).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot4(SimdLevel level, float* x, float* y, nint stride, int n, float* result)
+    {
+        float* y1 = y + stride, y2 = y1 + stride, y3 = y2 + stride;
+        int j = 0;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        if (level == SimdLevel.Vector512 && n >= 16)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; j + 16 <= n; j += 16)
+            {
+                var v = Vector512.Load(x + j);
+                a0 = Vector512.FusedMultiplyAdd(v, Vector512.Load(y + j), a0);
+                a1 = Vector512.FusedMultiplyAdd(v, Vector512.Load(y1 + j), a1);
+                a2 = Vector512.FusedMultiplyAdd(v, Vector512.Load(y2 + j), a2);
+                a3 = Vector512.FusedMultiplyAdd(v, Vector512.Load(y3 + j), a3);
+            }
+            s0 = Vector512.Sum(a0); s1 = Vector512.Sum(a1); s2 = Vector512.Sum(a2); s3 = Vector512.Sum(a3);
+        }
+        else if (level >= SimdLevel.Vector256 && n >= 8)
+        {
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; j + 8 <= n; j += 8)
+            {
+                var v = Vector256.Load(x + j);
+                a0 = Vector256.FusedMultiplyAdd(v, Vector256.Load(y + j), a0);
+                a1 = Vector256.FusedMultiplyAdd(v, Vector256.Load(y1 + j), a1);
+                a2 = Vector256.FusedMultiplyAdd(v, Vector256.Load(y2 + j), a2);
+                a3 = Vector256.FusedMultiplyAdd(v, Vector256.Load(y3 + j), a3);
+            }
+            s0 = Vector256.Sum(a0); s1 = Vector256.Sum(a1); s2 = Vector256.Sum(a2); s3 = Vector256.Sum(a3);
+        }
+        for (; j < n; j++)
+        {
+            float v = x[j];
+            s0 += v * y[j]; s1 += v * y1[j]; s2 += v * y2[j]; s3 += v * y3[j];
+        }
+        result[0] = s0; result[1] = s1; result[2] = s2; result[3] = s3;
+    }
+
+    /// <summary>y[j] += Σ_{i&lt;4} alpha[i]·x_i[j] with x_i = x + i·stride: four cached values rows folded into one pass over y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Axpy4(SimdLevel level, float* alpha, float* x, nint stride, float* y, int n)
+    {
+        float* x1 = x + stride, x2 = x1 + stride, x3 = x2 + stride;
+        float p0 = alpha[0], p1 = alpha[1], p2 = alpha[2], p3 = alpha[3];
+        int j = 0;
+        if (level == SimdLevel.Vector512)
+        {
+            Vector512<float> c0 = Vector512.Create(p0), c1 = Vector512.Create(p1), c2 = Vector512.Create(p2), c3 = Vector512.Create(p3);
+            for (; j + 16 <= n; j += 16)
+            {
+                var acc = Vector512.FusedMultiplyAdd(c0, Vector512.Load(x + j), Vector512.Load(y + j));
+                acc = Vector512.FusedMultiplyAdd(c1, Vector512.Load(x1 + j), acc);
+                acc = Vector512.FusedMultiplyAdd(c2, Vector512.Load(x2 + j), acc);
+                Vector512.FusedMultiplyAdd(c3, Vector512.Load(x3 + j), acc).Store(y + j);
+            }
+        }
+        if (level >= SimdLevel.Vector256)
+        {
+            Vector256<float> c0 = Vector256.Create(p0), c1 = Vector256.Create(p1), c2 = Vector256.Create(p2), c3 = Vector256.Create(p3);
+            for (; j + 8 <= n; j += 8)
+            {
+                var acc = Vector256.FusedMultiplyAdd(c0, Vector256.Load(x + j), Vector256.Load(y + j));
+                acc = Vector256.FusedMultiplyAdd(c1, Vector256.Load(x1 + j), acc);
+                acc = Vector256.FusedMultiplyAdd(c2, Vector256.Load(x2 + j), acc);
+                Vector256.FusedMultiplyAdd(c3, Vector256.Load(x3 + j), acc).Store(y + j);
+            }
+        }
+        for (; j < n; j++) y[j] += p0 * x[j] + p1 * x1[j] + p2 * x2[j] + p3 * x3[j];
+    }
+
     /// <summary>Σ x[j]·y[j].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Dot(SimdLevel level, float* x, float* y, int n)
     {
         int j = 0;
         float sum = 0;
         if (level == SimdLevel.Vector512 && n >= 16)
         {
-            var acc = Vector512<float>.Zero;
+            Vector512<float> acc = default, acc1 = default; // two chains hide the FMA latency
+            for (; j + 32 <= n; j += 32)
+            {
+                acc = Vector512.FusedMultiplyAdd(Vector512.Load(x + j), Vector512.Load(y + j), acc);
+                acc1 = Vector512.FusedMultiplyAdd(Vector512.Load(x + j + 16), Vector512.Load(y + j + 16), acc1);
+            }
             for (; j + 16 <= n; j += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(x + j), Vector512.Load(y + j), acc);
-            sum = Vector512.Sum(acc);
+            sum = Vector512.Sum(acc + acc1);
         }
         else if (level >= SimdLevel.Vector256 && n >= 8)
         {
-            var acc = Vector256<float>.Zero;
+            Vector256<float> acc = default, acc1 = default;
+            for (; j + 16 <= n; j += 16)
+            {
+                acc = Vector256.FusedMultiplyAdd(Vector256.Load(x + j), Vector256.Load(y + j), acc);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.Load(x + j + 8), Vector256.Load(y + j + 8), acc1);
+            }
             for (; j + 8 <= n; j += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(x + j), Vector256.Load(y + j), acc);
-            sum = Vector256.Sum(acc);
+            sum = Vector256.Sum(acc + acc1);
         }
         for (; j < n; j++) sum += x[j] * y[j];
         return sum;
     }
 
     /// <summary>Softmax backward on one row: dp[j] = p[j]·(dp[j] − d)·scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SoftmaxGrad(SimdLevel level, float* p, float* dp, int n, float d, float scale)
     {
         int j = 0;

@@ -1,10 +1,11 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace ChatForge.Engine.Kernels;
 
 public static unsafe partial class Attention
 {
-    /// <summary>Below this many (row, head) queries per work item, scores come from dot products: packing Kᵀ would cost more than it saves.</summary>
+    /// <summary>Below this many (row, head) queries per kv head, a run of rows takes the decode path: packing Kᵀ would cost more than it saves.</summary>
     const int PackedScoresMinQueries = 8;
 
     /// <summary>
@@ -12,9 +13,11 @@ public static unsafe partial class Attention
     /// cache[slots[r], 0..positions[r]] inclusive; the caller has already written K and V for positions[r].
     /// Covers prefill (many rows of one slot at consecutive positions) and batched decode (one row per slot,
     /// each with its own length). q rows are [Hq·hd] (RoPE already applied); output rows are [Hq·hd], written.
-    /// Work items are (run of up to 64/G consecutive rows sharing a slot, kv head); each item treats its rows ×
-    /// the G query heads of that kv head as one block of queries and streams the cache in blocks of 64 keys
-    /// with an online softmax, so only [queries × 64] scores ever exist.
+    /// Consecutive rows sharing a slot form a run. A long run (prefill) is computed per kv head like
+    /// <see cref="Forward"/>: Kᵀ packed once, blocks of queries (rows × the G heads of that kv head) against
+    /// blocks of 64 keys with an online softmax. A short run (decode) walks the cache key by key across all
+    /// its kv heads, so the memory-bound K/V reads are sequential, with dot-product scores. Either way only
+    /// [queries × 64] scores exist.
     /// </summary>
     public static void CachedForward(ReadOnlySpan<float> q, ReadOnlySpan<int> slots, ReadOnlySpan<int> positions,
         ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int maxT, Span<float> output, int nHeads, int nKvHeads, int headDim)
@@ -31,108 +34,232 @@ public static unsafe partial class Attention
             throw new ArgumentException($"Attention cache: q has {q.Length} floats but shape [{rows}, {qDim}] needs {(long)rows * qDim}.", nameof(q));
         if (output.Length != (long)rows * qDim)
             throw new ArgumentException($"Attention cache: output has {output.Length} floats but shape [{rows}, {qDim}] needs {(long)rows * qDim}.", nameof(output));
-        if (maxT <= 0) throw new ArgumentOutOfRangeException(nameof(maxT), maxT, "Attention cache: maxT must be positive.");
-        long slotFloats = (long)maxT * kvDim;
-        if (kCache.Length % slotFloats != 0 || kCache.Length == 0)
-            throw new ArgumentException($"Attention cache: kCache has {kCache.Length} floats, not a whole number of slots of shape [{maxT}, {kvDim}].", nameof(kCache));
-        if (vCache.Length != kCache.Length)
-            throw new ArgumentException($"Attention cache: vCache has {vCache.Length} floats but kCache has {kCache.Length}; both are [slots, {maxT}, {kvDim}].", nameof(vCache));
-        long slotCount = kCache.Length / slotFloats;
-        for (int r = 0; r < rows; r++)
-        {
-            if ((uint)slots[r] >= slotCount)
-                throw new ArgumentOutOfRangeException(nameof(slots), slots[r], $"Attention cache: row {r} uses slot {slots[r]} but the cache [{slotCount}, {maxT}, {kvDim}] has {slotCount} slots.");
-            if ((uint)positions[r] >= maxT)
-                throw new ArgumentOutOfRangeException(nameof(positions), positions[r], $"Attention cache: row {r} is at position {positions[r]}, outside [0, {maxT}).");
-        }
+        long slotCount = CheckCache(kCache.Length, vCache.Length, maxT, kvDim);
+        for (int r = 0; r < rows; r++) CheckRow(r, slots[r], positions[r], slotCount, maxT, kvDim);
         if (rows == 0) return;
 
-        int group = nHeads / nKvHeads;
-        int rowsPerItem = Math.Max(1, BlockQ / group);
-        int[] itemStart = ArrayPool<int>.Shared.Rent(rows);
-        int[] itemCount = ArrayPool<int>.Shared.Rent(rows);
+        var plan = CachePlan.Create(slots, nHeads / nKvHeads, nKvHeads);
         try
         {
-            int items = 0;
-            for (int r = 0; r < rows; r++)
-            {
-                if (items > 0 && slots[r] == slots[itemStart[items - 1]] && itemCount[items - 1] < rowsPerItem) itemCount[items - 1]++;
-                else { itemStart[items] = r; itemCount[items] = 1; items++; }
-            }
-
-            var cache = new CacheDims(nHeads, nKvHeads, headDim, maxT);
+            var dims = new CacheDims(nHeads, nKvHeads, headDim, maxT);
             fixed (float* pq = q, pk = kCache, pv = vCache, po = output)
             fixed (int* ps = slots, pp = positions)
             {
                 nint qa = (nint)pq, ka = (nint)pk, va = (nint)pv, oa = (nint)po, sa = (nint)ps, pa = (nint)pp;
-                KernelThreads.For(0, items * nKvHeads, u =>
+                KernelThreads.For(0, plan.Count, i =>
                 {
-                    int item = u / nKvHeads;
-                    CachedItem(level, cache, (float*)qa, (int*)sa, (int*)pa, (float*)ka, (float*)va, (float*)oa,
-                        itemStart[item], itemCount[item], u % nKvHeads);
+                    var item = plan.Items[i];
+                    if (item.Decode)
+                        for (int r = item.Row; r < item.Row + item.RowCount; r++)
+                            CachedDecodeRow(level, dims, (float*)qa, ((int*)sa)[r], ((int*)pa)[r], (float*)ka, (float*)va, (float*)oa, r, item.KvHead, item.KvHeadCount);
+                    else
+                        CachedPrefillItem(level, dims, (float*)qa, (int*)sa, (int*)pa, (float*)ka, (float*)va, (float*)oa, item.Row, item.RowCount, item.KvHead);
                 });
             }
         }
         finally
         {
-            ArrayPool<int>.Shared.Return(itemStart);
-            ArrayPool<int>.Shared.Return(itemCount);
+            ArrayPool<CacheItem>.Shared.Return(plan.Items);
         }
     }
 
-    static void CachedItem(SimdLevel level, CacheDims s, float* q, int* slots, int* positions, float* kCache, float* vCache, float* output,
+    /// <summary>
+    /// Copies the k and v parts of fused projection rows [rows, (Hq + 2·Hkv)·hd] (RoPE already applied to k) into
+    /// the cache at (slots[r], positions[r]): what a prefill or decode step does before <see cref="CachedForward"/>.
+    /// </summary>
+    public static void WriteKvCache(ReadOnlySpan<float> qkv, ReadOnlySpan<int> slots, ReadOnlySpan<int> positions,
+        Span<float> kCache, Span<float> vCache, int maxT, int nHeads, int nKvHeads, int headDim)
+    {
+        CheckHeads(nHeads, nKvHeads, headDim);
+        int rows = slots.Length, qDim = nHeads * headDim, kvDim = nKvHeads * headDim, qkvDim = qDim + 2 * kvDim;
+        if (positions.Length != rows)
+            throw new ArgumentException($"Attention cache: positions has {positions.Length} entries but slots has {rows}; both are [rows].", nameof(positions));
+        if (qkv.Length != (long)rows * qkvDim)
+            throw new ArgumentException($"Attention cache: qkv has {qkv.Length} floats but shape [{rows}, {qkvDim}] needs {(long)rows * qkvDim}.", nameof(qkv));
+        long slotCount = CheckCache(kCache.Length, vCache.Length, maxT, kvDim);
+        for (int r = 0; r < rows; r++)
+        {
+            CheckRow(r, slots[r], positions[r], slotCount, maxT, kvDim);
+            long offset = ((long)slots[r] * maxT + positions[r]) * kvDim;
+            qkv.Slice(r * qkvDim + qDim, kvDim).CopyTo(kCache.Slice((int)offset, kvDim));
+            qkv.Slice(r * qkvDim + qDim + kvDim, kvDim).CopyTo(vCache.Slice((int)offset, kvDim));
+        }
+    }
+
+    static long CheckCache(int kLength, int vLength, int maxT, int kvDim)
+    {
+        if (maxT <= 0) throw new ArgumentOutOfRangeException(nameof(maxT), maxT, "Attention cache: maxT must be positive.");
+        long slotFloats = (long)maxT * kvDim;
+        if (kLength % slotFloats != 0 || kLength == 0)
+            throw new ArgumentException($"Attention cache: kCache has {kLength} floats, not a whole number of slots of shape [{maxT}, {kvDim}].", "kCache");
+        if (vLength != kLength)
+            throw new ArgumentException($"Attention cache: vCache has {vLength} floats but kCache has {kLength}; both are [slots, {maxT}, {kvDim}].", "vCache");
+        return kLength / slotFloats;
+    }
+
+    static void CheckRow(int r, int slot, int position, long slotCount, int maxT, int kvDim)
+    {
+        if ((uint)slot >= slotCount)
+            throw new ArgumentOutOfRangeException("slots", slot, $"Attention cache: row {r} uses slot {slot} but the cache [{slotCount}, {maxT}, {kvDim}] has {slotCount} slots.");
+        if ((uint)position >= maxT)
+            throw new ArgumentOutOfRangeException("positions", position, $"Attention cache: row {r} is at position {position}, outside [0, {maxT}).");
+    }
+
+    /// <summary>Prefill: rows [r0, r0 + rowCount) of one slot against kv head g, Kᵀ packed once for every key they need.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void CachedPrefillItem(SimdLevel level, CacheDims s, float* q, int* slots, int* positions, float* kCache, float* vCache, float* output,
         int r0, int rowCount, int g)
     {
-        int hd = s.HeadDim, group = s.Heads / s.KvHeads, queries = rowCount * group, qDim = s.Heads * hd, kvDim = s.KvHeads * hd;
-        float* qs = ThreadScratch.Get(queries * hd + hd * BlockK + queries * BlockK + queries * hd + 2 * queries);
-        float* kT = qs + queries * hd;
-        float* scores = kT + hd * BlockK;
+        int hd = s.HeadDim, group = s.Group, qDim = s.QDim, kvDim = s.KvDim;
+        int rowsPerBlock = Math.Max(1, BlockQ / group), blockQueries = rowsPerBlock * group;
+        int maxPosition = 0;
+        for (int r = r0; r < r0 + rowCount; r++) maxPosition = Math.Max(maxPosition, positions[r]);
+        int packed = (maxPosition / BlockK + 1) * hd * BlockK;
+        float* kT = ThreadScratch.Get(packed + 2 * blockQueries * hd + blockQueries * BlockK + 2 * blockQueries);
+        float* qs = kT + packed;
+        float* scores = qs + blockQueries * hd;
+        float* acc = scores + blockQueries * BlockK;
+        float* rowMax = acc + blockQueries * hd;
+        float* rowSum = rowMax + blockQueries;
+
+        nint slotOffset = (nint)slots[r0] * s.MaxT * kvDim + g * hd;
+        float* vBase = vCache + slotOffset;
+        PackTransposed(kCache + slotOffset, kvDim, maxPosition + 1, hd, 1f, kT);
+        float scale = 1f / MathF.Sqrt(hd);
+
+        for (int rb = r0; rb < r0 + rowCount; rb += rowsPerBlock)
+        {
+            int rc = Math.Min(rowsPerBlock, r0 + rowCount - rb), queries = rc * group;
+            // Query e is (row rb + e / group, head g·group + e % group): those heads sit side by side in the q row.
+            int blockMax = 0;
+            for (int r = 0; r < rc; r++)
+            {
+                AttentionBlocks.Scale(level, q + (nint)(rb + r) * qDim + g * group * hd, qs + r * group * hd, group * hd, scale);
+                blockMax = Math.Max(blockMax, positions[rb + r]);
+            }
+            new Span<float>(rowMax, queries).Fill(float.NegativeInfinity);
+            new Span<float>(rowSum, queries).Clear();
+            new Span<float>(acc, queries * hd).Clear();
+
+            for (int j0 = 0; j0 <= blockMax; j0 += BlockK)
+            {
+                int bk = Math.Min(BlockK, blockMax + 1 - j0);
+                AttentionBlocks.MatMul(level, qs, hd, 1, kT + (nint)(j0 / BlockK) * hd * BlockK, BlockK, scores, BlockK, queries, BlockK, hd, false);
+                for (int e = 0; e < queries; e++)
+                    OnlineSoftmaxRow(level, scores + e * BlockK, Math.Min(bk, positions[rb + e / group] - j0 + 1), bk, rowMax + e, rowSum + e, acc + e * hd, hd);
+                AttentionBlocks.MatMul(level, scores, BlockK, 1, vBase + (nint)j0 * kvDim, kvDim, acc, hd, queries, hd, bk, true);
+            }
+
+            for (int e = 0; e < queries; e++)
+                AttentionBlocks.Scale(level, acc + e * hd, output + (nint)(rb + e / group) * qDim + (g * group + e % group) * hd, hd, 1f / rowSum[e]);
+        }
+    }
+
+    /// <summary>
+    /// Decode: one row against kv heads [g0, g0 + gCount). Keys are visited in cache order with all those heads
+    /// side by side, so K and V stream sequentially from memory (decode is bandwidth-bound on the cache).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void CachedDecodeRow(SimdLevel level, CacheDims s, float* q, int slot, int position, float* kCache, float* vCache, float* output,
+        int r, int g0, int gCount)
+    {
+        int hd = s.HeadDim, group = s.Group, kvDim = s.KvDim, queries = gCount * group;
+        float* qs = ThreadScratch.Get(2 * queries * hd + queries * BlockK + 2 * queries);
+        float* scores = qs + queries * hd;
         float* acc = scores + queries * BlockK;
         float* rowMax = acc + queries * hd;
         float* rowSum = rowMax + queries;
 
-        // Query e is (row r0 + e / group, head g·group + e % group); its heads sit side by side in the q row.
-        float scale = 1f / MathF.Sqrt(hd);
-        int maxPosition = 0;
-        for (int r = 0; r < rowCount; r++)
-        {
-            AttentionBlocks.Scale(level, q + (nint)(r0 + r) * qDim + g * group * hd, qs + r * group * hd, group * hd, scale);
-            maxPosition = Math.Max(maxPosition, positions[r0 + r]);
-        }
+        // Query e is head g0·group + e; kv head g0 + e / group.
+        float* qRow = q + (nint)r * s.QDim + g0 * group * hd;
+        AttentionBlocks.Scale(level, qRow, qs, queries * hd, 1f / MathF.Sqrt(hd));
         new Span<float>(rowMax, queries).Fill(float.NegativeInfinity);
         new Span<float>(rowSum, queries).Clear();
         new Span<float>(acc, queries * hd).Clear();
 
-        nint slotOffset = (nint)slots[r0] * s.MaxT * kvDim + g * hd;
-        float* kBase = kCache + slotOffset;
-        float* vBase = vCache + slotOffset;
-        bool packed = queries >= PackedScoresMinQueries;
-        for (int j0 = 0; j0 <= maxPosition; j0 += BlockK)
+        nint slotOffset = (nint)slot * s.MaxT * kvDim + g0 * hd;
+        for (int j0 = 0; j0 <= position; j0 += BlockK)
         {
-            int bk = Math.Min(BlockK, maxPosition + 1 - j0);
-            float* kBlock = kBase + (nint)j0 * kvDim;
-            if (packed)
-            {
-                PackTransposedBlock(kBlock, kvDim, bk, hd, 1f, kT);
-                AttentionBlocks.MatMul(level, qs, hd, 1, kT, BlockK, scores, BlockK, queries, BlockK, hd, false);
-            }
-            else
-            {
+            int bk = Math.Min(BlockK, position + 1 - j0);
+            float* keys = kCache + slotOffset + (nint)j0 * kvDim;
+            float* values = vCache + slotOffset + (nint)j0 * kvDim;
+            int j = 0;
+            for (; j + 4 <= bk; j += 4)
                 for (int e = 0; e < queries; e++)
-                {
-                    int valid = Math.Min(bk, positions[r0 + e / group] - j0 + 1);
-                    for (int j = 0; j < valid; j++)
-                        scores[e * BlockK + j] = AttentionBlocks.Dot(level, qs + e * hd, kBlock + (nint)j * kvDim, hd);
-                }
-            }
+                    AttentionBlocks.Dot4(level, qs + e * hd, keys + (nint)j * kvDim + e / group * hd, kvDim, hd, scores + e * BlockK + j);
+            for (; j < bk; j++)
+                for (int e = 0; e < queries; e++)
+                    scores[e * BlockK + j] = AttentionBlocks.Dot(level, qs + e * hd, keys + (nint)j * kvDim + e / group * hd, hd);
             for (int e = 0; e < queries; e++)
-                OnlineSoftmaxRow(level, scores + e * BlockK, Math.Min(bk, positions[r0 + e / group] - j0 + 1), bk, rowMax + e, rowSum + e, acc + e * hd, hd);
-            AttentionBlocks.MatMul(level, scores, BlockK, 1, vBase + (nint)j0 * kvDim, kvDim, acc, hd, queries, hd, bk, true);
+                OnlineSoftmaxRow(level, scores + e * BlockK, bk, bk, rowMax + e, rowSum + e, acc + e * hd, hd);
+            j = 0;
+            for (; j + 4 <= bk; j += 4)
+                for (int e = 0; e < queries; e++)
+                    AttentionBlocks.Axpy4(level, scores + e * BlockK + j, values + (nint)j * kvDim + e / group * hd, kvDim, acc + e * hd, hd);
+            for (; j < bk; j++)
+                for (int e = 0; e < queries; e++)
+                    AttentionBlocks.Axpy(level, scores[e * BlockK + j], values + (nint)j * kvDim + e / group * hd, acc + e * hd, hd);
         }
 
+        float* outRow = output + (nint)r * s.QDim + g0 * group * hd;
         for (int e = 0; e < queries; e++)
-            AttentionBlocks.Scale(level, acc + e * hd, output + (nint)(r0 + e / group) * qDim + (g * group + e % group) * hd, hd, 1f / rowSum[e]);
+            AttentionBlocks.Scale(level, acc + e * hd, outRow + e * hd, hd, 1f / rowSum[e]);
     }
 
-    readonly record struct CacheDims(int Heads, int KvHeads, int HeadDim, int MaxT);
+    readonly record struct CacheDims(int Heads, int KvHeads, int HeadDim, int MaxT)
+    {
+        public int Group => Heads / KvHeads;
+        public int QDim => Heads * HeadDim;
+        public int KvDim => KvHeads * HeadDim;
+    }
+
+    /// <summary>One work item: rows [Row, Row + RowCount) of one slot against kv heads [KvHead, KvHead + KvHeadCount).</summary>
+    readonly record struct CacheItem(int Row, int RowCount, int KvHead, int KvHeadCount, bool Decode);
+
+    /// <summary>
+    /// How a CachedForward call is split over threads. Runs of consecutive rows sharing a slot are the unit.
+    /// Prefill runs become (piece of rows, kv head) items, pieces cut only when there are too few items to keep
+    /// every thread busy (each piece re-packs Kᵀ). Decode runs become (run, range of kv heads) items, ranges cut
+    /// only as far as needed for the threads, so each item streams whole stretches of cache rows.
+    /// </summary>
+    readonly record struct CachePlan(CacheItem[] Items, int Count)
+    {
+        public static CachePlan Create(ReadOnlySpan<int> slots, int group, int kvHeads)
+        {
+            int rows = slots.Length, threads = KernelThreads.Count;
+            int decodeRuns = 0, prefillRows = 0;
+            for (int r0 = 0, r1; r0 < rows; r0 = r1)
+            {
+                for (r1 = r0 + 1; r1 < rows && slots[r1] == slots[r0]; r1++) { }
+                if ((r1 - r0) * group < PackedScoresMinQueries) decodeRuns++;
+                else prefillRows += r1 - r0;
+            }
+            int headsPerDecodeItem = decodeRuns == 0 ? kvHeads : (kvHeads + Math.Min(kvHeads, CeilDiv(threads, decodeRuns)) - 1) / Math.Min(kvHeads, CeilDiv(threads, decodeRuns));
+            int rowsPerBlock = Math.Max(1, BlockQ / group);
+            int prefillPieceRows = Math.Max(rowsPerBlock, CeilDiv(prefillRows, Math.Max(1, CeilDiv(2 * threads, kvHeads))));
+            prefillPieceRows = CeilDiv(prefillPieceRows, rowsPerBlock) * rowsPerBlock;
+
+            var items = ArrayPool<CacheItem>.Shared.Rent(rows * kvHeads);
+            int count = 0;
+            for (int r0 = 0, r1; r0 < rows; r0 = r1)
+            {
+                for (r1 = r0 + 1; r1 < rows && slots[r1] == slots[r0]; r1++) { }
+                if ((r1 - r0) * group < PackedScoresMinQueries)
+                {
+                    for (int g = 0; g < kvHeads; g += headsPerDecodeItem)
+                        items[count++] = new CacheItem(r0, r1 - r0, g, Math.Min(headsPerDecodeItem, kvHeads - g), true);
+                    continue;
+                }
+                // Later pieces see more keys: list them first so the dynamic scheduler starts the long ones early.
+                for (int end = r1; end > r0; end -= prefillPieceRows)
+                {
+                    int start = Math.Max(r0, end - prefillPieceRows);
+                    for (int g = 0; g < kvHeads; g++) items[count++] = new CacheItem(start, end - start, g, 1, false);
+                }
+            }
+            return new CachePlan(items, count);
+        }
+
+        static int CeilDiv(int a, int b) => (a + b - 1) / b;
+    }
 }

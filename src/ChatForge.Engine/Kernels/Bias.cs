@@ -6,18 +6,23 @@ namespace ChatForge.Engine.Kernels;
 public static class Bias
 {
     /// <summary>x[r, j] += bias[j] in place.</summary>
-    public static unsafe void Forward(Span<float> x, ReadOnlySpan<float> bias, int n, int c)
+    public static void Forward(Span<float> x, ReadOnlySpan<float> bias, int n, int c)
     {
         const string K = "Bias.Forward";
         KernelArgs.NonNegative(K, nameof(n), n);
         KernelArgs.Positive(K, nameof(c), c);
-        KernelArgs.Length(K, nameof(x), x.Length, (long)n * c, KernelArgs.Shape("n", n, "c", c));
-        KernelArgs.Length(K, nameof(bias), bias.Length, c, $"[c={c}]");
+        KernelArgs.Length(K, nameof(x), x.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(bias), bias.Length, "c", c);
         if (!RowBlocks.ShouldSplit(n, c))
         {
             ForwardRows(x, bias, c, 0, n);
             return;
         }
+        ForwardParallel(x, bias, n, c);
+    }
+
+    static unsafe void ForwardParallel(Span<float> x, ReadOnlySpan<float> bias, int n, int c)
+    {
         fixed (float* px = x, pb = bias)
         {
             float* ax = px, ab = pb;
@@ -35,19 +40,24 @@ public static class Bias
     }
 
     /// <summary>dBias[j] += Σ_r dOutput[r, j] (ACCUMULATES; the input gradient of a bias add is dOutput itself).</summary>
-    public static unsafe void Backward(ReadOnlySpan<float> dOutput, Span<float> dBias, int n, int c)
+    public static void Backward(ReadOnlySpan<float> dOutput, Span<float> dBias, int n, int c)
     {
         const string K = "Bias.Backward";
         KernelArgs.NonNegative(K, nameof(n), n);
         KernelArgs.Positive(K, nameof(c), c);
-        KernelArgs.Length(K, nameof(dOutput), dOutput.Length, (long)n * c, KernelArgs.Shape("n", n, "c", c));
-        KernelArgs.Length(K, nameof(dBias), dBias.Length, c, $"[c={c}]");
+        KernelArgs.Length(K, nameof(dOutput), dOutput.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(dBias), dBias.Length, "c", c);
         // Column sums: threads own column blocks, so there is nothing to merge.
         if (!RowBlocks.ShouldSplit(n, c) || c < 128)
         {
             BackwardColumns(dOutput, dBias, n, c, 0, c);
             return;
         }
+        BackwardParallel(dOutput, dBias, n, c);
+    }
+
+    static unsafe void BackwardParallel(ReadOnlySpan<float> dOutput, Span<float> dBias, int n, int c)
+    {
         fixed (float* pdy = dOutput, pdb = dBias)
         {
             float* ady = pdy, adb = pdb;

@@ -9,7 +9,7 @@ namespace ChatForge.Engine.Kernels;
 public static class Embedding
 {
     /// <summary>output[r] = tokenTable[tokens[r]] + positionTable[positions[r]] (the second term only when positionTable is not empty).</summary>
-    public static unsafe void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<float> tokenTable,
+    public static void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<float> tokenTable,
         ReadOnlySpan<float> positionTable, Span<float> output, int d)
     {
         const string K = "Embedding.Forward";
@@ -21,6 +21,13 @@ public static class Embedding
             ForwardRows(tokens, positions, tokenTable, positionTable, output, d, 0, n);
             return;
         }
+        ForwardParallel(tokens, positions, tokenTable, positionTable, output, d);
+    }
+
+    static unsafe void ForwardParallel(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<float> tokenTable,
+        ReadOnlySpan<float> positionTable, Span<float> output, int d)
+    {
+        int n = tokens.Length;
         fixed (int* pt = tokens, pp = positions)
         fixed (float* ptt = tokenTable, ppt = positionTable, po = output)
         {
@@ -49,7 +56,7 @@ public static class Embedding
     /// dPositionTable is not empty, dPositionTable[positions[r]] += dOutput[r]. ACCUMULATES (tables are parameters;
     /// with tied embeddings the LM head's gradient is already in dTokenTable).
     /// </summary>
-    public static unsafe void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions,
+    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions,
         Span<float> dTokenTable, Span<float> dPositionTable, int d)
     {
         const string K = "Embedding.Backward";
@@ -62,6 +69,13 @@ public static class Embedding
             BackwardColumns(dOutput, tokens, positions, dTokenTable, dPositionTable, d, 0, d);
             return;
         }
+        BackwardParallel(dOutput, tokens, positions, dTokenTable, dPositionTable, d);
+    }
+
+    static unsafe void BackwardParallel(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions,
+        Span<float> dTokenTable, Span<float> dPositionTable, int d)
+    {
+        int n = tokens.Length;
         fixed (int* pt = tokens, pp = positions)
         fixed (float* pdo = dOutput, pdt = dTokenTable, pdp = dPositionTable)
         {
@@ -96,7 +110,7 @@ public static class Embedding
     {
         KernelArgs.Positive(k, nameof(d), d);
         int n = tokens.Length;
-        KernelArgs.Length(k, rowsName, rowsLength, (long)n * d, KernelArgs.Shape("n", n, "d", d));
+        KernelArgs.Length(k, rowsName, rowsLength, "n", n, "d", d);
         if (tokenTableLength % d != 0)
             throw new ArgumentException($"{k}: token table has {tokenTableLength} elements, not a whole number of rows of d={d}.", "tokenTable");
         int vocab = tokenTableLength / d;
@@ -106,7 +120,7 @@ public static class Embedding
         if (positionTableLength == 0) return;
         if (positionTableLength % d != 0)
             throw new ArgumentException($"{k}: position table has {positionTableLength} elements, not a whole number of rows of d={d}.", "positionTable");
-        KernelArgs.Length(k, nameof(positions), positions.Length, n, $"[n={n}] (one position per token)");
+        KernelArgs.Length(k, nameof(positions), positions.Length, "n", n);
         int maxT = positionTableLength / d;
         for (int r = 0; r < n; r++)
             if ((uint)positions[r] >= (uint)maxT)

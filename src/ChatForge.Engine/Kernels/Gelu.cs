@@ -16,16 +16,22 @@ public static class Gelu
     const float Clamp = 10f;
 
     /// <summary>output = gelu(x), element-wise over any shape; output may be the same span as x.</summary>
-    public static unsafe void Forward(ReadOnlySpan<float> x, Span<float> output)
+    public static void Forward(ReadOnlySpan<float> x, Span<float> output)
     {
-        KernelArgs.Length("Gelu.Forward", nameof(output), output.Length, x.Length, $"[{x.Length}] (same as x)");
-        var level = Simd.Level;
+        KernelArgs.SameLength("Gelu.Forward", nameof(output), output.Length, "x", x.Length);
+        var level = SimdPath.Current;
         int n = x.Length;
         if (!RowBlocks.ShouldSplit(n, 4))
         {
             ForwardRange(x, output, level);
             return;
         }
+        ForwardParallel(x, output, level);
+    }
+
+    static unsafe void ForwardParallel(ReadOnlySpan<float> x, Span<float> output, SimdLevel level)
+    {
+        int n = x.Length;
         fixed (float* px = x, py = output)
         {
             float* ax = px, ay = py;
@@ -33,6 +39,7 @@ public static class Gelu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
     static void ForwardRange(ReadOnlySpan<float> x, Span<float> y, SimdLevel level)
     {
         ref float px = ref MemoryMarshal.GetReference(x);
@@ -46,7 +53,7 @@ public static class Gelu
             for (; i <= n - 16; i += 16)
             {
                 var v = Vector512.LoadUnsafe(ref px, (nuint)i);
-                var e = Vector512.Exp(v * Vector512.FusedMultiplyAdd(k1, v * v, k0)); // e^(−2u)
+                var e = VectorExp.Exp(v * Vector512.FusedMultiplyAdd(k1, v * v, k0)); // e^(−2u)
                 (v / (one + e)).StoreUnsafe(ref py, (nuint)i);
             }
         }
@@ -58,7 +65,7 @@ public static class Gelu
             for (; i <= n - 8; i += 8)
             {
                 var v = Vector256.LoadUnsafe(ref px, (nuint)i);
-                var e = Vector256.Exp(v * Vector256.FusedMultiplyAdd(k1, v * v, k0));
+                var e = VectorExp.Exp(v * Vector256.FusedMultiplyAdd(k1, v * v, k0));
                 (v / (one + e)).StoreUnsafe(ref py, (nuint)i);
             }
         }
@@ -70,17 +77,23 @@ public static class Gelu
     }
 
     /// <summary>WRITES dx = dOutput·gelu'(x) (x is the pre-activation Forward saw). dx may be the same span as dOutput.</summary>
-    public static unsafe void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, Span<float> dx)
+    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, Span<float> dx)
     {
-        KernelArgs.Length("Gelu.Backward", nameof(dOutput), dOutput.Length, x.Length, $"[{x.Length}] (same as x)");
-        KernelArgs.Length("Gelu.Backward", nameof(dx), dx.Length, x.Length, $"[{x.Length}] (same as x)");
-        var level = Simd.Level;
+        KernelArgs.SameLength("Gelu.Backward", nameof(dOutput), dOutput.Length, "x", x.Length);
+        KernelArgs.SameLength("Gelu.Backward", nameof(dx), dx.Length, "x", x.Length);
+        var level = SimdPath.Current;
         int n = x.Length;
         if (!RowBlocks.ShouldSplit(n, 4))
         {
             BackwardRange(dOutput, x, dx, level);
             return;
         }
+        BackwardParallel(dOutput, x, dx, level);
+    }
+
+    static unsafe void BackwardParallel(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, Span<float> dx, SimdLevel level)
+    {
+        int n = x.Length;
         fixed (float* pdy = dOutput, px = x, pdx = dx)
         {
             float* ady = pdy, ax = px, adx = pdx;
@@ -92,6 +105,7 @@ public static class Gelu
     // With s = σ(2u): gelu = x·s and gelu' = s + x·2s(1 − s)·u', u' = √(2/π)·(1 + 3·0.044715·x²).
     // The second term uses x clamped to ±10: beyond that s(1 − s) is below 1e-35 (0 for x > 10) while x·u' ~ x³
     // would overflow for |x| > 1e13 and turn 0·∞ into NaN. s itself comes from the unclamped x, so NaN still propagates.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BackwardRange(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, Span<float> dx, SimdLevel level)
     {
         ref float pdy = ref MemoryMarshal.GetReference(dOutput);
@@ -110,7 +124,7 @@ public static class Gelu
             {
                 var v = Vector512.LoadUnsafe(ref px, (nuint)i);
                 var u = v * Vector512.FusedMultiplyAdd(k1, v * v, k0);
-                var s = one / (one + Vector512.Exp(-(u + u)));
+                var s = one / (one + VectorExp.Exp(-(u + u)));
                 var vc = Vector512.Min(Vector512.Max(v, -lim), lim);
                 var du = Vector512.FusedMultiplyAdd(k3, vc * vc, k0);
                 var g = Vector512.FusedMultiplyAdd(two * vc * s * (one - s), du, s);
@@ -129,7 +143,7 @@ public static class Gelu
             {
                 var v = Vector256.LoadUnsafe(ref px, (nuint)i);
                 var u = v * Vector256.FusedMultiplyAdd(k1, v * v, k0);
-                var s = one / (one + Vector256.Exp(-(u + u)));
+                var s = one / (one + VectorExp.Exp(-(u + u)));
                 var vc = Vector256.Min(Vector256.Max(v, -lim), lim);
                 var du = Vector256.FusedMultiplyAdd(k3, vc * vc, k0);
                 var g = Vector256.FusedMultiplyAdd(two * vc * s * (one - s), du, s);

@@ -12,12 +12,12 @@ namespace ChatForge.Engine.Kernels;
 public static class GradClip
 {
     /// <summary>√(Σ g²), accumulated in double.</summary>
-    public static unsafe float GlobalNorm(ReadOnlySpan<float> grads) => (float)Math.Sqrt(SumSquares(grads));
+    public static float GlobalNorm(ReadOnlySpan<float> grads) => (float)Math.Sqrt(SumSquares(grads));
 
     /// <summary>
     /// Scales grads by maxNorm / norm when norm &gt; maxNorm; returns the norm before clipping (NaN/∞ returned without touching grads).
     /// </summary>
-    public static unsafe float ClipByGlobalNorm(Span<float> grads, float maxNorm)
+    public static float ClipByGlobalNorm(Span<float> grads, float maxNorm)
     {
         if (!(maxNorm > 0f) || float.IsInfinity(maxNorm))
             throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "GradClip: maxNorm must be a positive finite number.");
@@ -25,24 +25,34 @@ public static class GradClip
         if (double.IsFinite(norm) && norm > maxNorm)
         {
             float scale = (float)(maxNorm / norm);
-            var level = Simd.Level;
+            var level = SimdPath.Current;
             int n = grads.Length;
             if (!RowBlocks.ShouldSplit(n, 1)) Scale(grads, scale, level);
-            else
-                fixed (float* pg = grads)
-                {
-                    float* ag = pg;
-                    RowBlocks.ForAligned(n, 64, (lo, hi) => Scale(new Span<float>(ag + lo, hi - lo), scale, level));
-                }
+            else ScaleParallel(grads, scale, level);
         }
         return (float)norm;
     }
 
-    static unsafe double SumSquares(ReadOnlySpan<float> grads)
+    static unsafe void ScaleParallel(Span<float> grads, float scale, SimdLevel level)
     {
-        var level = Simd.Level;
         int n = grads.Length;
-        if (!RowBlocks.ShouldSplit(n, 1)) return SumSquaresRange(grads, level);
+        fixed (float* pg = grads)
+        {
+            float* ag = pg;
+            RowBlocks.ForAligned(n, 64, (lo, hi) => Scale(new Span<float>(ag + lo, hi - lo), scale, level));
+        }
+    }
+
+    static double SumSquares(ReadOnlySpan<float> grads)
+    {
+        var level = SimdPath.Current;
+        int n = grads.Length;
+        return RowBlocks.ShouldSplit(n, 1) ? SumSquaresParallel(grads, level) : SumSquaresRange(grads, level);
+    }
+
+    static unsafe double SumSquaresParallel(ReadOnlySpan<float> grads, SimdLevel level)
+    {
+        int n = grads.Length;
         // One partial per block, summed in block order so the result does not depend on thread timing.
         int blocks = Math.Min((n + 63) / 64, KernelThreads.Count * 4);
         double* partials = stackalloc double[blocks];
@@ -61,6 +71,7 @@ public static class GradClip
         return total;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
     static double SumSquaresRange(ReadOnlySpan<float> x, SimdLevel level)
     {
         ref float px = ref MemoryMarshal.GetReference(x);
@@ -96,6 +107,7 @@ public static class GradClip
         return total;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Scale(Span<float> x, float scale, SimdLevel level)
     {
         ref float px = ref MemoryMarshal.GetReference(x);

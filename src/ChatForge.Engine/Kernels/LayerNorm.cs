@@ -12,27 +12,32 @@ namespace ChatForge.Engine.Kernels;
 public static class LayerNorm
 {
     /// <summary>Writes output [n, c] and the per-row mean [n] and rstd [n] that Backward needs. Bias may be empty (no bias).</summary>
-    public static unsafe void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output,
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output,
         Span<float> mean, Span<float> rstd, int n, int c, float eps)
     {
         const string K = "LayerNorm.Forward";
         KernelArgs.NonNegative(K, nameof(n), n);
         KernelArgs.Positive(K, nameof(c), c);
-        string shape = KernelArgs.Shape("n", n, "c", c);
-        KernelArgs.Length(K, nameof(x), x.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(output), output.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(weight), weight.Length, c, $"[c={c}]");
-        KernelArgs.LengthOrEmpty(K, nameof(bias), bias.Length, c, $"[c={c}]");
-        KernelArgs.Length(K, nameof(mean), mean.Length, n, $"[n={n}]");
-        KernelArgs.Length(K, nameof(rstd), rstd.Length, n, $"[n={n}]");
+        KernelArgs.Length(K, nameof(x), x.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(output), output.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(weight), weight.Length, "c", c);
+        KernelArgs.LengthOrEmpty(K, nameof(bias), bias.Length, "c", c);
+        KernelArgs.Length(K, nameof(mean), mean.Length, "n", n);
+        KernelArgs.Length(K, nameof(rstd), rstd.Length, "n", n);
         if (!(eps > 0)) throw new ArgumentException($"{K}: eps must be positive, got {eps}.", nameof(eps));
-        var level = Simd.Level;
+        var level = SimdPath.Current;
 
         if (!RowBlocks.ShouldSplit(n, c))
         {
             ForwardRows(x, weight, bias, output, mean, rstd, 0, n, c, eps, level);
             return;
         }
+        ForwardParallel(x, weight, bias, output, mean, rstd, n, c, eps, level);
+    }
+
+    static unsafe void ForwardParallel(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output,
+        Span<float> mean, Span<float> rstd, int n, int c, float eps, SimdLevel level)
+    {
         fixed (float* px = x, pw = weight, pb = bias, py = output, pm = mean, pr = rstd)
         {
             float* ax = px, aw = pw, ab = pb, ay = py, am = pm, ar = pr;
@@ -42,6 +47,7 @@ public static class LayerNorm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
     static void ForwardRows(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output,
         Span<float> mean, Span<float> rstd, int r0, int r1, int c, float eps, SimdLevel level)
     {
@@ -58,6 +64,7 @@ public static class LayerNorm
     }
 
     /// <summary>y = (x − m)·s·w + b for one row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Normalize(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, Span<float> y, float m, float s, SimdLevel level)
     {
         ref float px = ref MemoryMarshal.GetReference(x);
@@ -96,22 +103,21 @@ public static class LayerNorm
     /// ACCUMULATES dx += ∂L/∂x (the input is the residual stream), dWeight += Σ_rows dy·x̂ and dBias += Σ_rows dy.
     /// dBias may be empty (no bias). mean and rstd are the ones Forward wrote.
     /// </summary>
-    public static unsafe void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
+    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, Span<float> dBias, int n, int c)
     {
         const string K = "LayerNorm.Backward";
         KernelArgs.NonNegative(K, nameof(n), n);
         KernelArgs.Positive(K, nameof(c), c);
-        string shape = KernelArgs.Shape("n", n, "c", c);
-        KernelArgs.Length(K, nameof(dOutput), dOutput.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(x), x.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(dx), dx.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(weight), weight.Length, c, $"[c={c}]");
-        KernelArgs.Length(K, nameof(dWeight), dWeight.Length, c, $"[c={c}]");
-        KernelArgs.LengthOrEmpty(K, nameof(dBias), dBias.Length, c, $"[c={c}]");
-        KernelArgs.Length(K, nameof(mean), mean.Length, n, $"[n={n}]");
-        KernelArgs.Length(K, nameof(rstd), rstd.Length, n, $"[n={n}]");
-        var level = Simd.Level;
+        KernelArgs.Length(K, nameof(dOutput), dOutput.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(x), x.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(dx), dx.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(weight), weight.Length, "c", c);
+        KernelArgs.Length(K, nameof(dWeight), dWeight.Length, "c", c);
+        KernelArgs.LengthOrEmpty(K, nameof(dBias), dBias.Length, "c", c);
+        KernelArgs.Length(K, nameof(mean), mean.Length, "n", n);
+        KernelArgs.Length(K, nameof(rstd), rstd.Length, "n", n);
+        var level = SimdPath.Current;
 
         if (!RowBlocks.ShouldSplit(n, c))
         {
@@ -119,6 +125,12 @@ public static class LayerNorm
             ParamGradColumns(dOutput, x, mean, rstd, dWeight, dBias, n, c, 0, c, level);
             return;
         }
+        BackwardParallel(dOutput, x, weight, mean, rstd, dx, dWeight, dBias, n, c, level);
+    }
+
+    static unsafe void BackwardParallel(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, Span<float> dBias, int n, int c, SimdLevel level)
+    {
         // Rows in parallel for dx; the parameter gradients sum over rows, so they are split by column blocks
         // instead: each thread owns its slice of dWeight/dBias, no scratch buffers and no races.
         fixed (float* pdy = dOutput, px = x, pw = weight, pm = mean, pr = rstd, pdx = dx, pdw = dWeight, pdb = dBias)
@@ -133,6 +145,7 @@ public static class LayerNorm
     }
 
     /// <summary>dx += s·(dy·w − mean(dy·w) − x̂·mean(dy·w·x̂)), written as dx += s·dy·w + kB·(x − m) + kA.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void InputGradRows(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, int r0, int r1, int c, SimdLevel level)
     {
@@ -213,6 +226,7 @@ public static class LayerNorm
     }
 
     /// <summary>dWeight[j] += Σ_r dy[r,j]·x̂[r,j] and dBias[j] += Σ_r dy[r,j] for columns j in [j0, j1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ParamGradColumns(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd,
         Span<float> dWeight, Span<float> dBias, int n, int c, int j0, int j1, SimdLevel level)
     {

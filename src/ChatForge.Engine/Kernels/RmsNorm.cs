@@ -11,24 +11,28 @@ namespace ChatForge.Engine.Kernels;
 public static class RmsNorm
 {
     /// <summary>Writes output [n, c] and the per-row rstd [n] that Backward needs.</summary>
-    public static unsafe void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output, Span<float> rstd, int n, int c, float eps)
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output, Span<float> rstd, int n, int c, float eps)
     {
         const string K = "RmsNorm.Forward";
         KernelArgs.NonNegative(K, nameof(n), n);
         KernelArgs.Positive(K, nameof(c), c);
-        string shape = KernelArgs.Shape("n", n, "c", c);
-        KernelArgs.Length(K, nameof(x), x.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(output), output.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(weight), weight.Length, c, $"[c={c}]");
-        KernelArgs.Length(K, nameof(rstd), rstd.Length, n, $"[n={n}]");
+        KernelArgs.Length(K, nameof(x), x.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(output), output.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(weight), weight.Length, "c", c);
+        KernelArgs.Length(K, nameof(rstd), rstd.Length, "n", n);
         if (!(eps > 0)) throw new ArgumentException($"{K}: eps must be positive, got {eps}.", nameof(eps));
-        var level = Simd.Level;
+        var level = SimdPath.Current;
 
         if (!RowBlocks.ShouldSplit(n, c))
         {
             ForwardRows(x, weight, output, rstd, 0, n, c, eps, level);
             return;
         }
+        ForwardParallel(x, weight, output, rstd, n, c, eps, level);
+    }
+
+    static unsafe void ForwardParallel(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output, Span<float> rstd, int n, int c, float eps, SimdLevel level)
+    {
         fixed (float* px = x, pw = weight, py = output, pr = rstd)
         {
             float* ax = px, aw = pw, ay = py, ar = pr;
@@ -38,6 +42,7 @@ public static class RmsNorm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
     static void ForwardRows(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output, Span<float> rstd, int r0, int r1, int c, float eps, SimdLevel level)
     {
         ref float pw = ref MemoryMarshal.GetReference(weight);
@@ -66,20 +71,19 @@ public static class RmsNorm
     }
 
     /// <summary>ACCUMULATES dx += ∂L/∂x (the input is the residual stream) and dWeight += Σ_rows dy·x̂. rstd is the one Forward wrote.</summary>
-    public static unsafe void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> rstd,
+    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> rstd,
         Span<float> dx, Span<float> dWeight, int n, int c)
     {
         const string K = "RmsNorm.Backward";
         KernelArgs.NonNegative(K, nameof(n), n);
         KernelArgs.Positive(K, nameof(c), c);
-        string shape = KernelArgs.Shape("n", n, "c", c);
-        KernelArgs.Length(K, nameof(dOutput), dOutput.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(x), x.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(dx), dx.Length, (long)n * c, shape);
-        KernelArgs.Length(K, nameof(weight), weight.Length, c, $"[c={c}]");
-        KernelArgs.Length(K, nameof(dWeight), dWeight.Length, c, $"[c={c}]");
-        KernelArgs.Length(K, nameof(rstd), rstd.Length, n, $"[n={n}]");
-        var level = Simd.Level;
+        KernelArgs.Length(K, nameof(dOutput), dOutput.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(x), x.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(dx), dx.Length, "n", n, "c", c);
+        KernelArgs.Length(K, nameof(weight), weight.Length, "c", c);
+        KernelArgs.Length(K, nameof(dWeight), dWeight.Length, "c", c);
+        KernelArgs.Length(K, nameof(rstd), rstd.Length, "n", n);
+        var level = SimdPath.Current;
 
         if (!RowBlocks.ShouldSplit(n, c))
         {
@@ -87,6 +91,12 @@ public static class RmsNorm
             WeightGradColumns(dOutput, x, rstd, dWeight, n, c, 0, c, level);
             return;
         }
+        BackwardParallel(dOutput, x, weight, rstd, dx, dWeight, n, c, level);
+    }
+
+    static unsafe void BackwardParallel(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, int n, int c, SimdLevel level)
+    {
         // dx by row blocks; dWeight sums over rows, so it is split by column blocks (each thread owns a slice).
         fixed (float* pdy = dOutput, px = x, pw = weight, pr = rstd, pdx = dx, pdw = dWeight)
         {
@@ -100,6 +110,7 @@ public static class RmsNorm
     }
 
     /// <summary>dx += s·(dy·w − x̂·mean(dy·w·x̂)) = s·dy·w + k·x with k = −s³·Σ(dy·w·x)/c.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void InputGradRows(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> rstd,
         Span<float> dx, int r0, int r1, int c, SimdLevel level)
     {
@@ -111,29 +122,26 @@ public static class RmsNorm
             ref float pdx = ref MemoryMarshal.GetReference(dx.Slice(r * c, c));
             float s = rstd[r], b = 0f;
             int i = 0;
+            // b = Σ dy·w·x
             if (level == SimdLevel.Vector512)
             {
-                Vector512<float> vb0 = default, vb1 = default;
-                for (; i <= c - 32; i += 32)
-                {
-                    vb0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pdy, (nuint)i) * Vector512.LoadUnsafe(ref pw, (nuint)i), Vector512.LoadUnsafe(ref px, (nuint)i), vb0);
-                    vb1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pdy, (nuint)(i + 16)) * Vector512.LoadUnsafe(ref pw, (nuint)(i + 16)), Vector512.LoadUnsafe(ref px, (nuint)(i + 16)), vb1);
-                }
+                Vector512<float> vb = default;
                 for (; i <= c - 16; i += 16)
-                    vb0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pdy, (nuint)i) * Vector512.LoadUnsafe(ref pw, (nuint)i), Vector512.LoadUnsafe(ref px, (nuint)i), vb0);
-                b = Vector512.Sum(vb0 + vb1);
+                {
+                    var t = Vector512.LoadUnsafe(ref pdy, (nuint)i) * Vector512.LoadUnsafe(ref pw, (nuint)i);
+                    vb = Vector512.FusedMultiplyAdd(t, Vector512.LoadUnsafe(ref px, (nuint)i), vb);
+                }
+                b = Vector512.Sum(vb);
             }
             else if (level == SimdLevel.Vector256)
             {
-                Vector256<float> vb0 = default, vb1 = default;
-                for (; i <= c - 16; i += 16)
-                {
-                    vb0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pdy, (nuint)i) * Vector256.LoadUnsafe(ref pw, (nuint)i), Vector256.LoadUnsafe(ref px, (nuint)i), vb0);
-                    vb1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pdy, (nuint)(i + 8)) * Vector256.LoadUnsafe(ref pw, (nuint)(i + 8)), Vector256.LoadUnsafe(ref px, (nuint)(i + 8)), vb1);
-                }
+                Vector256<float> vb = default;
                 for (; i <= c - 8; i += 8)
-                    vb0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pdy, (nuint)i) * Vector256.LoadUnsafe(ref pw, (nuint)i), Vector256.LoadUnsafe(ref px, (nuint)i), vb0);
-                b = Vector256.Sum(vb0 + vb1);
+                {
+                    var t = Vector256.LoadUnsafe(ref pdy, (nuint)i) * Vector256.LoadUnsafe(ref pw, (nuint)i);
+                    vb = Vector256.FusedMultiplyAdd(t, Vector256.LoadUnsafe(ref px, (nuint)i), vb);
+                }
+                b = Vector256.Sum(vb);
             }
             for (; i < c; i++) b += Unsafe.Add(ref pdy, i) * Unsafe.Add(ref pw, i) * Unsafe.Add(ref px, i);
 
@@ -145,7 +153,8 @@ public static class RmsNorm
                 var vk = Vector512.Create(k);
                 for (; i <= c - 16; i += 16)
                 {
-                    var g = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pdy, (nuint)i) * Vector512.LoadUnsafe(ref pw, (nuint)i), vs, Vector512.LoadUnsafe(ref px, (nuint)i) * vk);
+                    var t = Vector512.LoadUnsafe(ref pdy, (nuint)i) * Vector512.LoadUnsafe(ref pw, (nuint)i);
+                    var g = Vector512.FusedMultiplyAdd(t, vs, Vector512.LoadUnsafe(ref px, (nuint)i) * vk);
                     (Vector512.LoadUnsafe(ref pdx, (nuint)i) + g).StoreUnsafe(ref pdx, (nuint)i);
                 }
             }
@@ -155,7 +164,8 @@ public static class RmsNorm
                 var vk = Vector256.Create(k);
                 for (; i <= c - 8; i += 8)
                 {
-                    var g = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pdy, (nuint)i) * Vector256.LoadUnsafe(ref pw, (nuint)i), vs, Vector256.LoadUnsafe(ref px, (nuint)i) * vk);
+                    var t = Vector256.LoadUnsafe(ref pdy, (nuint)i) * Vector256.LoadUnsafe(ref pw, (nuint)i);
+                    var g = Vector256.FusedMultiplyAdd(t, vs, Vector256.LoadUnsafe(ref px, (nuint)i) * vk);
                     (Vector256.LoadUnsafe(ref pdx, (nuint)i) + g).StoreUnsafe(ref pdx, (nuint)i);
                 }
             }
@@ -164,6 +174,7 @@ public static class RmsNorm
     }
 
     /// <summary>dWeight[j] += Σ_r dy[r,j]·x[r,j]·rstd[r] for columns j in [j0, j1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void WeightGradColumns(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, ReadOnlySpan<float> rstd, Span<float> dWeight,
         int n, int c, int j0, int j1, SimdLevel level)
     {
@@ -178,15 +189,19 @@ public static class RmsNorm
             {
                 var vs = Vector512.Create(s);
                 for (; j <= j1 - 16; j += 16)
-                    Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pdy, (nuint)j), Vector512.LoadUnsafe(ref px, (nuint)j) * vs, Vector512.LoadUnsafe(ref pdw, (nuint)j))
-                        .StoreUnsafe(ref pdw, (nuint)j);
+                {
+                    var xhat = Vector512.LoadUnsafe(ref px, (nuint)j) * vs;
+                    Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pdy, (nuint)j), xhat, Vector512.LoadUnsafe(ref pdw, (nuint)j)).StoreUnsafe(ref pdw, (nuint)j);
+                }
             }
             else if (level == SimdLevel.Vector256)
             {
                 var vs = Vector256.Create(s);
                 for (; j <= j1 - 8; j += 8)
-                    Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pdy, (nuint)j), Vector256.LoadUnsafe(ref px, (nuint)j) * vs, Vector256.LoadUnsafe(ref pdw, (nuint)j))
-                        .StoreUnsafe(ref pdw, (nuint)j);
+                {
+                    var xhat = Vector256.LoadUnsafe(ref px, (nuint)j) * vs;
+                    Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pdy, (nuint)j), xhat, Vector256.LoadUnsafe(ref pdw, (nuint)j)).StoreUnsafe(ref pdw, (nuint)j);
+                }
             }
             for (; j < j1; j++) Unsafe.Add(ref pdw, j) += Unsafe.Add(ref pdy, j) * Unsafe.Add(ref px, j) * s;
         }

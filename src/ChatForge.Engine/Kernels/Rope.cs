@@ -27,7 +27,7 @@ public static class Rope
     public static void Backward(Span<float> dx, ReadOnlySpan<int> positions, RopeTable table, int nHeads, int headDim) =>
         Apply("Rope.Backward", dx, positions, table, nHeads, 0, headDim, inverse: true, vHeads: 0);
 
-    static unsafe void Apply(string k, Span<float> data, ReadOnlySpan<int> positions, RopeTable table, int nHeads, int nKvHeads, int headDim,
+    static void Apply(string k, Span<float> data, ReadOnlySpan<int> positions, RopeTable table, int nHeads, int nKvHeads, int headDim,
         bool inverse, int vHeads = -1)
     {
         ArgumentNullException.ThrowIfNull(table);
@@ -39,18 +39,27 @@ public static class Rope
         int rotated = nHeads + nKvHeads;
         int width = (rotated + vHeads) * headDim;
         int n = positions.Length;
-        KernelArgs.Length(k, "rows", data.Length, (long)n * width,
-            vHeads == 0 ? $"[n={n}, heads·headDim={nHeads}·{headDim}]" : $"[n={n}, (nHeads + 2·nKvHeads)·headDim=({nHeads} + 2·{nKvHeads})·{headDim}]");
+        if (data.Length != (long)n * width)
+            KernelArgs.Fail(k, vHeads == 0 ? "x" : "qkv", data.Length, (long)n * width, vHeads == 0
+                ? $"[n={n} (positions), nHeads·headDim={nHeads}·{headDim}]"
+                : $"[n={n} (positions), (nHeads + 2·nKvHeads)·headDim=({nHeads} + 2·{nKvHeads})·{headDim}]");
         for (int r = 0; r < n; r++)
             if ((uint)positions[r] >= (uint)table.MaxPositions)
                 throw new ArgumentOutOfRangeException(nameof(positions), positions[r], $"{k}: position {positions[r]} at row {r} is outside the RoPE table [0, {table.MaxPositions}).");
-        var level = Simd.Level;
+        var level = SimdPath.Current;
 
         if (!RowBlocks.ShouldSplit(n, rotated * headDim))
         {
             Rows(data, positions, table, width, rotated, headDim, inverse, level, 0, n);
             return;
         }
+        RowsParallel(data, positions, table, width, rotated, headDim, inverse, level);
+    }
+
+    static unsafe void RowsParallel(Span<float> data, ReadOnlySpan<int> positions, RopeTable table, int width, int rotated, int headDim,
+        bool inverse, SimdLevel level)
+    {
+        int n = positions.Length;
         fixed (float* pd = data)
         fixed (int* pp = positions)
         {
@@ -61,6 +70,7 @@ public static class Rope
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
     static void Rows(Span<float> data, ReadOnlySpan<int> positions, RopeTable table, int width, int rotatedHeads, int headDim,
         bool inverse, SimdLevel level, int r0, int r1)
     {

@@ -11,6 +11,7 @@ namespace ChatForge.Engine.Kernels;
 /// </summary>
 internal static class RowReductions
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
     public static float Sum(ReadOnlySpan<float> x, SimdLevel level)
     {
         ref float px = ref MemoryMarshal.GetReference(x);
@@ -47,6 +48,7 @@ internal static class RowReductions
     }
 
     /// <summary>Σ (x − mean)²: the second pass of a two-pass variance, exact for rows with a large mean.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float SumSquaredDeviation(ReadOnlySpan<float> x, float mean, SimdLevel level)
     {
         ref float px = ref MemoryMarshal.GetReference(x);

@@ -10,6 +10,7 @@ namespace ChatForge.Engine.Kernels;
 internal static unsafe class SoftmaxRows
 {
     /// <summary>max(x[0..n)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Max(SimdLevel level, float* x, int n)
     {
         int j = 0;
@@ -37,6 +38,7 @@ internal static unsafe class SoftmaxRows
     }
 
     /// <summary>x[j] = exp(x[j] − shift) for j &lt; n; returns Σ x[j]. Arguments are ≤ 0 in softmax use.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float ExpShiftSum(SimdLevel level, float* x, int n, float shift)
     {
         int j = 0;
@@ -75,6 +77,7 @@ internal static unsafe class SoftmaxRows
     }
 
     /// <summary>Σ exp(x[j] − shift) and Σ exp(x[j] − shift)·x[j] over j &lt; n, leaving x unchanged (softmax sum and entropy term).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static (float SumExp, float SumExpX) ExpShiftSums(SimdLevel level, float* x, int n, float shift)
     {
         int j = 0;
@@ -117,6 +120,7 @@ internal static unsafe class SoftmaxRows
     }
 
     /// <summary>x[j] = exp(x[j] − shift)·scale for j &lt; n: softmax probabilities times a row weight when shift is the row's logsumexp.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ExpShiftScale(SimdLevel level, float* x, int n, float shift, float scale)
     {
         int j = 0;

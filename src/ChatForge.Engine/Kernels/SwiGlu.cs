@@ -11,19 +11,24 @@ namespace ChatForge.Engine.Kernels;
 public static class SwiGlu
 {
     /// <summary>output [n, ff] = silu(gate)·up from gateUp [n, 2·ff].</summary>
-    public static unsafe void Forward(ReadOnlySpan<float> gateUp, Span<float> output, int n, int ff)
+    public static void Forward(ReadOnlySpan<float> gateUp, Span<float> output, int n, int ff)
     {
         const string K = "SwiGlu.Forward";
         KernelArgs.NonNegative(K, nameof(n), n);
         KernelArgs.Positive(K, nameof(ff), ff);
-        KernelArgs.Length(K, nameof(gateUp), gateUp.Length, 2L * n * ff, KernelArgs.Shape("n", n, "2·ff", 2L * ff));
-        KernelArgs.Length(K, nameof(output), output.Length, (long)n * ff, KernelArgs.Shape("n", n, "ff", ff));
-        var level = Simd.Level;
+        KernelArgs.Length(K, nameof(gateUp), gateUp.Length, "n", n, "2·ff", 2L * ff);
+        KernelArgs.Length(K, nameof(output), output.Length, "n", n, "ff", ff);
+        var level = SimdPath.Current;
         if (!RowBlocks.ShouldSplit(n, 4L * ff))
         {
             ForwardRows(gateUp, output, ff, level, 0, n);
             return;
         }
+        ForwardParallel(gateUp, output, n, ff, level);
+    }
+
+    static unsafe void ForwardParallel(ReadOnlySpan<float> gateUp, Span<float> output, int n, int ff, SimdLevel level)
+    {
         fixed (float* pgu = gateUp, py = output)
         {
             float* agu = pgu, ay = py;
@@ -31,6 +36,7 @@ public static class SwiGlu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
     static void ForwardRows(ReadOnlySpan<float> gateUp, Span<float> output, int ff, SimdLevel level, int r0, int r1)
     {
         for (int r = r0; r < r1; r++)
@@ -45,7 +51,7 @@ public static class SwiGlu
                 for (; i <= ff - 16; i += 16)
                 {
                     var g = Vector512.LoadUnsafe(ref pg, (nuint)i);
-                    (g * Vector512.LoadUnsafe(ref pu, (nuint)i) / (one + Vector512.Exp(-g))).StoreUnsafe(ref py, (nuint)i);
+                    (g * Vector512.LoadUnsafe(ref pu, (nuint)i) / (one + VectorExp.Exp(-g))).StoreUnsafe(ref py, (nuint)i);
                 }
             }
             else if (level == SimdLevel.Vector256)
@@ -54,7 +60,7 @@ public static class SwiGlu
                 for (; i <= ff - 8; i += 8)
                 {
                     var g = Vector256.LoadUnsafe(ref pg, (nuint)i);
-                    (g * Vector256.LoadUnsafe(ref pu, (nuint)i) / (one + Vector256.Exp(-g))).StoreUnsafe(ref py, (nuint)i);
+                    (g * Vector256.LoadUnsafe(ref pu, (nuint)i) / (one + VectorExp.Exp(-g))).StoreUnsafe(ref py, (nuint)i);
                 }
             }
             for (; i < ff; i++)
@@ -69,20 +75,25 @@ public static class SwiGlu
     /// WRITES dGateUp [n, 2·ff] (it feeds the up projection's backward GEMM):
     /// dgate = dy·up·σ(g)·(1 + g·(1 − σ(g))), dup = dy·silu(g).
     /// </summary>
-    public static unsafe void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> gateUp, Span<float> dGateUp, int n, int ff)
+    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> gateUp, Span<float> dGateUp, int n, int ff)
     {
         const string K = "SwiGlu.Backward";
         KernelArgs.NonNegative(K, nameof(n), n);
         KernelArgs.Positive(K, nameof(ff), ff);
-        KernelArgs.Length(K, nameof(dOutput), dOutput.Length, (long)n * ff, KernelArgs.Shape("n", n, "ff", ff));
-        KernelArgs.Length(K, nameof(gateUp), gateUp.Length, 2L * n * ff, KernelArgs.Shape("n", n, "2·ff", 2L * ff));
-        KernelArgs.Length(K, nameof(dGateUp), dGateUp.Length, 2L * n * ff, KernelArgs.Shape("n", n, "2·ff", 2L * ff));
-        var level = Simd.Level;
+        KernelArgs.Length(K, nameof(dOutput), dOutput.Length, "n", n, "ff", ff);
+        KernelArgs.Length(K, nameof(gateUp), gateUp.Length, "n", n, "2·ff", 2L * ff);
+        KernelArgs.Length(K, nameof(dGateUp), dGateUp.Length, "n", n, "2·ff", 2L * ff);
+        var level = SimdPath.Current;
         if (!RowBlocks.ShouldSplit(n, 4L * ff))
         {
             BackwardRows(dOutput, gateUp, dGateUp, ff, level, 0, n);
             return;
         }
+        BackwardParallel(dOutput, gateUp, dGateUp, n, ff, level);
+    }
+
+    static unsafe void BackwardParallel(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> gateUp, Span<float> dGateUp, int n, int ff, SimdLevel level)
+    {
         fixed (float* pdy = dOutput, pgu = gateUp, pdgu = dGateUp)
         {
             float* ady = pdy, agu = pgu, adgu = pdgu;
@@ -91,6 +102,7 @@ public static class SwiGlu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BackwardRows(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> gateUp, Span<float> dGateUp, int ff, SimdLevel level, int r0, int r1)
     {
         for (int r = r0; r < r1; r++)
@@ -109,7 +121,7 @@ public static class SwiGlu
                     var g = Vector512.LoadUnsafe(ref pg, (nuint)i);
                     var u = Vector512.LoadUnsafe(ref pu, (nuint)i);
                     var dy = Vector512.LoadUnsafe(ref pdy, (nuint)i);
-                    var s = one / (one + Vector512.Exp(-g));
+                    var s = one / (one + VectorExp.Exp(-g));
                     var silu = g * s;
                     (dy * u * Vector512.FusedMultiplyAdd(silu, one - s, s)).StoreUnsafe(ref pdg, (nuint)i);
                     (dy * silu).StoreUnsafe(ref pdu, (nuint)i);
@@ -123,7 +135,7 @@ public static class SwiGlu
                     var g = Vector256.LoadUnsafe(ref pg, (nuint)i);
                     var u = Vector256.LoadUnsafe(ref pu, (nuint)i);
                     var dy = Vector256.LoadUnsafe(ref pdy, (nuint)i);
-                    var s = one / (one + Vector256.Exp(-g));
+                    var s = one / (one + VectorExp.Exp(-g));
                     var silu = g * s;
                     (dy * u * Vector256.FusedMultiplyAdd(silu, one - s, s)).StoreUnsafe(ref pdg, (nuint)i);
                     (dy * silu).StoreUnsafe(ref pdu, (nuint)i);

@@ -68,6 +68,15 @@ public class ActivationTests
                 if (!double.IsNaN(slope)) Assert.Equal(slope, dx[i], 1e-6);
             }
             Assert.Equal(0.5, dx[6], 1e-7); // gelu'(0) = 0.5
+            // A NaN activation must surface (the trainer stops on it), not be clamped away.
+            var nan = Enumerable.Repeat(float.NaN, 19).ToArray();
+            var outNan = new float[19];
+            Gelu.Forward(nan, outNan);
+            Assert.All(outNan, v => Assert.True(float.IsNaN(v)));
+            Gelu.Backward(Enumerable.Repeat(1f, 19).ToArray(), nan, outNan);
+            Assert.All(outNan, v => Assert.True(float.IsNaN(v)));
+            SwiGlu.Forward(nan.Concat(nan).Take(2 * 19).ToArray(), outNan, 1, 19);
+            Assert.All(outNan, v => Assert.True(float.IsNaN(v)));
         });
     }
 

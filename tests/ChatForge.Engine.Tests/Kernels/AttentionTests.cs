@@ -38,6 +38,30 @@ public class AttentionTests
         }
     }
 
+    [Fact]
+    public void Forward_and_backward_stay_finite_with_huge_scores()
+    {
+        // Scores in the thousands: exp overflows unless every block subtracts its running max.
+        const int batch = 1, t = 90, heads = 2, kvHeads = 1, hd = 32;
+        int qkvDim = (heads + 2 * kvHeads) * hd;
+        var qkv = Random(batch * t * qkvDim, seed: 61, amplitude: 12f);
+        var dOutput = Random(batch * t * heads * hd, seed: 62);
+        var (expected, expectedLse) = AttentionReference.Forward(qkv, batch, t, heads, kvHeads, hd);
+        var expectedGrad = AttentionReference.Backward(dOutput, qkv, batch, t, heads, kvHeads, hd);
+        foreach (var level in AllLevels)
+        {
+            var output = new float[batch * t * heads * hd];
+            var lse = new float[batch * heads * t];
+            Attention.Forward(qkv, output, lse, batch, t, heads, kvHeads, hd, level);
+            AssertClose(expected, output, 1e-4, 1e-3, $"output at {level}");
+            AssertClose(expectedLse, lse, 1e-3, 1e-5, $"lse at {level}");
+            var dQkv = new float[qkv.Length];
+            Attention.Backward(dOutput, qkv, output, lse, dQkv, batch, t, heads, kvHeads, hd, level);
+            Assert.All(dQkv, v => Assert.True(float.IsFinite(v)));
+            AssertClose(expectedGrad, dQkv, 1e-3, 1e-3, $"dQkv at {level}");
+        }
+    }
+
     [Theory]
     [InlineData(2, 100, 4, 2, 64)]
     [InlineData(1, 70, 4, 1, 24)]
@@ -109,12 +133,10 @@ public class AttentionTests
         var q = new float[t * qDim];
         var kCache = Random(slotCount * maxT * kvDim, seed: 22); // other slots and later positions hold junk that must be ignored
         var vCache = Random(slotCount * maxT * kvDim, seed: 23);
-        for (int i = 0; i < t; i++)
-        {
-            qkv.AsSpan(i * qkvDim, qDim).CopyTo(q.AsSpan(i * qDim));
-            qkv.AsSpan(i * qkvDim + qDim, kvDim).CopyTo(kCache.AsSpan((slot * maxT + i) * kvDim));
-            qkv.AsSpan(i * qkvDim + qDim + kvDim, kvDim).CopyTo(vCache.AsSpan((slot * maxT + i) * kvDim));
-        }
+        for (int i = 0; i < t; i++) qkv.AsSpan(i * qkvDim, qDim).CopyTo(q.AsSpan(i * qDim));
+        Attention.WriteKvCache(qkv, Enumerable.Repeat(slot, t).ToArray(), Enumerable.Range(0, t).ToArray(), kCache, vCache, maxT, heads, kvHeads, hd);
+        Assert.Equal(qkv.AsSpan(5 * qkvDim + qDim, kvDim).ToArray(), kCache.AsSpan((slot * maxT + 5) * kvDim, kvDim).ToArray());
+        Assert.Equal(qkv.AsSpan(149 * qkvDim + qDim + kvDim, kvDim).ToArray(), vCache.AsSpan((slot * maxT + 149) * kvDim, kvDim).ToArray());
         foreach (var level in AllLevels)
         {
             var expected = new float[t * qDim];
@@ -195,6 +217,49 @@ public class AttentionTests
     }
 
     [Fact]
+    public void Results_do_not_depend_on_the_thread_count()
+    {
+        const int batch = 1, t = 150, heads = 4, kvHeads = 1, hd = 32, maxT = 160;
+        int qkvDim = (heads + 2 * kvHeads) * hd, qDim = heads * hd, kvDim = kvHeads * hd;
+        var qkv = Random(batch * t * qkvDim, seed: 51);
+        var dOutput = Random(batch * t * qDim, seed: 52);
+        var kCache = Random(3 * maxT * kvDim, seed: 53);
+        var vCache = Random(3 * maxT * kvDim, seed: 54);
+        var q = Random(t * qDim, seed: 55);
+        int[] prefillSlots = Enumerable.Repeat(2, t).ToArray(), prefillPositions = Enumerable.Range(0, t).ToArray();
+        int[] decodeSlots = [0, 1, 2], decodePositions = [3, 159, 80];
+
+        (float[], float[], float[], float[]) Run()
+        {
+            float[] output = new float[batch * t * qDim], lse = new float[batch * heads * t], dQkv = new float[qkv.Length];
+            Attention.Forward(qkv, output, lse, batch, t, heads, kvHeads, hd);
+            Attention.Backward(dOutput, qkv, output, lse, dQkv, batch, t, heads, kvHeads, hd);
+            var prefill = new float[t * qDim];
+            Attention.CachedForward(q, prefillSlots, prefillPositions, kCache, vCache, maxT, prefill, heads, kvHeads, hd);
+            var decode = new float[3 * qDim];
+            Attention.CachedForward(q.AsSpan(0, 3 * qDim), decodeSlots, decodePositions, kCache, vCache, maxT, decode, heads, kvHeads, hd);
+            return (output, dQkv, prefill, decode);
+        }
+
+        int saved = KernelThreads.Count;
+        try
+        {
+            KernelThreads.Count = 1;
+            var one = Run();
+            KernelThreads.Count = 3;
+            var three = Run();
+            Assert.Equal(one.Item1, three.Item1);
+            Assert.Equal(one.Item2, three.Item2);
+            Assert.Equal(one.Item3, three.Item3);
+            Assert.Equal(one.Item4, three.Item4);
+        }
+        finally
+        {
+            KernelThreads.Count = saved;
+        }
+    }
+
+    [Fact]
     public void Wrong_shapes_name_the_shapes()
     {
         var ex = Assert.Throws<ArgumentException>(() => Attention.Forward(new float[10], new float[2 * 3 * 8], new float[2 * 2 * 3], 2, 3, 2, 1, 4));
@@ -228,5 +293,12 @@ public class AttentionTests
         range = Assert.Throws<ArgumentOutOfRangeException>(() =>
             Attention.CachedForward(new float[8], new int[1], new[] { 10 }, new float[2 * 10 * 4], new float[2 * 10 * 4], 10, new float[8], 2, 1, 4));
         Assert.Contains("position 10", range.Message);
+
+        range = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            Attention.WriteKvCache(new float[16], new[] { 0 }, new[] { 10 }, new float[2 * 10 * 4], new float[2 * 10 * 4], 10, 2, 1, 4));
+        Assert.Contains("position 10", range.Message);
+        ex = Assert.Throws<ArgumentException>(() =>
+            Attention.WriteKvCache(new float[15], new[] { 0 }, new[] { 1 }, new float[2 * 10 * 4], new float[2 * 10 * 4], 10, 2, 1, 4));
+        Assert.Contains("[1, 16]", ex.Message);
     }
 }

@@ -57,7 +57,7 @@ internal static class KernelCheck
         {
             double err = Math.Abs(actual[i] - expected[i]);
             if (!(err <= rtol * (Math.Abs(expected[i]) + rms) + 1e-30))
-                Assert.Fail($"{what}: element {i} is {actual[i]}, expected {expected[i]} (error {err:G3}, rms {rms:G3}, level {Simd.Level}).");
+                Assert.Fail($"{what}: element {i} is {actual[i]}, expected {expected[i]} (error {err:G3}, rms {rms:G3}, level {SimdPath.Current}).");
         }
     }
 
@@ -69,12 +69,21 @@ internal static class KernelCheck
         return d;
     }
 
-    /// <summary>Runs body once per SIMD level this CPU supports, with the level forced.</summary>
+    /// <summary>
+    /// Runs body once per SIMD level with the level forced: every level this CPU supports, plus the Vector512 bodies in
+    /// software emulation when the CPU has no AVX-512 (so those bodies are checked on every machine).
+    /// </summary>
     public static void ForEachLevel(Action<SimdLevel> body)
     {
         foreach (var level in Simd.Supported())
             using (Simd.Force(level))
                 body(level);
+        if (Simd.Best < SimdLevel.Vector512)
+        {
+            SimdPath.EmulateVector512 = true;
+            try { body(SimdLevel.Vector512); }
+            finally { SimdPath.EmulateVector512 = false; }
+        }
     }
 
     /// <summary>Runs body with a given kernel thread count, restoring the previous one.</summary>

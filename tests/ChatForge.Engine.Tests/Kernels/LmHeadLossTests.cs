@@ -149,6 +149,24 @@ public class LmHeadLossTests
     }
 
     [Fact]
+    public void Huge_logits_stay_finite()
+    {
+        const int n = 4, d = 8, vocab = LmHeadLoss.ChunkColumns + 100;
+        var (x, w, targets, weights) = Problem(n, d, vocab, seed: 8);
+        for (int i = 0; i < x.Length; i++) x[i] *= 300f; // logits in the hundreds: exp overflows without the running max
+        var expected = Compute(x, w, targets, weights, n, d, vocab);
+        foreach (var level in AttentionTests.AllLevels)
+        {
+            var logProbs = new float[n];
+            var dx = new float[n * d];
+            float loss = LmHeadLoss.ForwardBackward(x, w, targets, weights, logProbs, dx, new float[vocab * d], n, d, vocab, level);
+            Assert.True(Math.Abs(loss - expected.Loss) <= 1e-3 * (1 + Math.Abs(expected.Loss)), $"loss {loss} vs {expected.Loss} at {level}");
+            AssertClose(expected.LogProbs, logProbs, 1e-3, 1e-4, $"logProbs at {level}");
+            AssertClose(expected.Dx, dx, 1e-4, 1e-3, $"dx at {level}");
+        }
+    }
+
+    [Fact]
     public void All_rows_ignored_gives_zero_loss_and_zero_dx()
     {
         var (x, w, _, weights) = Problem(3, 4, 10, seed: 1);

@@ -126,6 +126,21 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void GradClip_clips_large_buffers_split_over_threads()
+    {
+        const int n = 100_003;
+        var source = Random(new Random(6), n, 0.5);
+        double norm = Math.Sqrt(source.Sum(x => (double)x * x));
+        ForEachLevel(level =>
+        {
+            var g = (float[])source.Clone();
+            Assert.Equal(norm, GradClip.ClipByGlobalNorm(g, 2f), norm * 1e-6);
+            Close(g, source.Select(x => x * 2 / norm).ToArray(), 1e-6, $"clipped {level}");
+            Assert.Equal(2.0, GradClip.GlobalNorm(g), 1e-5);
+        });
+    }
+
+    [Fact]
     public void GradClip_is_accurate_for_ten_million_elements()
     {
         const int n = 10_000_000;

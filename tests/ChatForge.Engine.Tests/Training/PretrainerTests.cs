@@ -118,17 +118,18 @@ public sealed class PretrainerTests
     [Fact]
     public void Learns_real_text_fast()
     {
-        // A short run on ~60 KB of real English: validation loss must beat the unigram entropy clearly.
-        var (valLoss, unigram) = TrainOnRealText(maxBytes: 60_000, steps: 60, dModel: 48, layers: 2);
-        Assert.True(valLoss < unigram - 0.4, $"val loss {valLoss:F3} nats vs unigram entropy {unigram:F3} nats");
+        // A short run (~100k tokens) on ~60 KB of real English: validation loss must beat the unigram entropy
+        // clearly (≈ 3.8 nats here; a context-free model cannot go below it, so this needs learned context).
+        var (valLoss, unigram) = TrainOnRealText(maxBytes: 60_000, steps: 120, dModel: 64, layers: 2);
+        Assert.True(valLoss < unigram - 0.5, $"val loss {valLoss:F3} nats vs unigram entropy {unigram:F3} nats");
     }
 
     [Fact]
     [Trait("Category", "Long")]
     public void Learns_real_text_well()
     {
-        var (valLoss, unigram) = TrainOnRealText(maxBytes: 300_000, steps: 400, dModel: 96, layers: 3);
-        Assert.True(valLoss < 0.65 * unigram, $"val loss {valLoss:F3} nats vs unigram entropy {unigram:F3} nats");
+        var (valLoss, unigram) = TrainOnRealText(maxBytes: 300_000, steps: 800, dModel: 96, layers: 3);
+        Assert.True(valLoss < 0.7 * unigram, $"val loss {valLoss:F3} nats vs unigram entropy {unigram:F3} nats");
     }
 
     /// <summary>
@@ -160,7 +161,7 @@ public sealed class PretrainerTests
         var config = ModelConfig.Gpt2Style(vocab: 256, dModel: dModel, layers: layers, heads: 4, context: 64);
         var options = new PretrainOptions
         {
-            Steps = steps, Batch = 8, SequenceLength = 64, LearningRate = 3e-3f, WarmupSteps = steps / 10,
+            Steps = steps, Batch = 16, SequenceLength = 64, LearningRate = 3e-3f, WarmupSteps = steps / 10,
             EvalEvery = steps, EvalBatches = 8, CheckpointEvery = steps, Seed = 3, WeightDecay = 0.01f,
         };
         var summary = Pretrainer.Start(config, data, options, temp.Run()).Run();

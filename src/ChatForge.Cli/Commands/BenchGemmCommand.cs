@@ -1,0 +1,222 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ChatForge.Engine.Kernels;
+
+namespace ChatForge.Cli.Commands;
+
+/// <summary>
+/// `chatforge bench gemm`: GFLOPS of Gemm.MatMul on the engine's typical shapes (training rows × d_model × 3d / 4d / d,
+/// the LM head, and a decode GEMV), decode bandwidth of MatMulBf16, and with --reference the same shapes through
+/// numpy/OpenBLAS in the same run. Prints one JSON object.
+/// </summary>
+public sealed class BenchGemmCommand : ICliCommand
+{
+    public string? Group => "bench";
+
+    /// <summary>(name, m, n, k) for C[m×n] = A[m×k]·B[k×n]; the same list as bench/reference/gemm_numpy.py.</summary>
+    static readonly (string Name, int M, int N, int K)[] Shapes =
+    [
+        ("4096x256@256x768", 4096, 768, 256),
+        ("4096x256@256x1024", 4096, 1024, 256),
+        ("4096x1024@1024x256", 4096, 256, 1024),
+        ("4096x256@256x8192", 4096, 8192, 256),
+        ("1x512@512x512", 1, 512, 512),
+    ];
+
+    public Command Build()
+    {
+        var threads = new Option<int>("--threads") { Description = "Kernel threads (KernelThreads.Count) and OpenBLAS threads.", DefaultValueFactory = _ => 2 };
+        var reps = new Option<int>("--reps") { Description = "Timed repetitions per shape after the warm-up; best and median are reported.", DefaultValueFactory = _ => 10 };
+        var reference = new Option<bool>("--reference") { Description = "Also run the numpy reference script and report our/reference ratios." };
+        var python = new Option<string>("--python") { Description = "Python interpreter with numpy for --reference.", DefaultValueFactory = _ => "/usr/bin/python3" };
+        var script = new Option<string>("--script") { Description = "Reference script path.", DefaultValueFactory = _ => "bench/reference/gemm_numpy.py" };
+        var command = new Command("gemm", "GEMM GFLOPS on the engine's shapes (optionally against numpy/OpenBLAS); prints JSON.");
+        foreach (var option in new Option[] { threads, reps, reference, python, script }) command.Options.Add(option);
+        command.SetAction(parseResult =>
+        {
+            int threadCount = parseResult.GetValue(threads), repCount = parseResult.GetValue(reps);
+            if (threadCount < 1 || repCount < 1)
+            {
+                Console.Error.WriteLine("bench gemm: --threads and --reps must be at least 1.");
+                return 2;
+            }
+            var result = Run(threadCount, repCount);
+            if (parseResult.GetValue(reference))
+            {
+                string scriptPath = parseResult.GetValue(script)!;
+                if (!File.Exists(scriptPath))
+                {
+                    Console.Error.WriteLine($"bench gemm: reference script '{Path.GetFullPath(scriptPath)}' not found (run from the repository root or pass --script).");
+                    return 2;
+                }
+                AddReference(result, parseResult.GetValue(python)!, scriptPath, threadCount, repCount);
+            }
+            Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        });
+        return command;
+    }
+
+    static JsonObject Run(int threadCount, int repCount)
+    {
+        int previousThreads = KernelThreads.Count;
+        KernelThreads.Count = threadCount;
+        try
+        {
+            var shapes = new JsonArray();
+            foreach (var (name, m, n, k) in Shapes)
+            {
+                var a = Random(m * k, 1);
+                var b = Random(k * n, 2);
+                var c = new float[m * n];
+                double flops = 2.0 * m * n * k;
+                var seconds = Time(() => Gemm.MatMul(a, b, c, m, n, k), flops, repCount, out var cpuSeconds);
+                shapes.Add(new JsonObject
+                {
+                    ["name"] = name, ["m"] = m, ["n"] = n, ["k"] = k,
+                    ["best_gflops"] = Round(flops / seconds.Min() / 1e9),
+                    ["median_gflops"] = Round(flops / Median(seconds) / 1e9),
+                    ["gflops_per_cpu_second"] = Round(flops / cpuSeconds.Min() / 1e9),
+                });
+            }
+            return new JsonObject
+            {
+                ["benchmark"] = "gemm",
+                ["simd"] = Simd.Level.ToString(),
+                ["threads"] = threadCount,
+                ["reps"] = repCount,
+                ["processors"] = Environment.ProcessorCount,
+                ["shapes"] = shapes,
+                ["decode"] = Decode(repCount),
+            };
+        }
+        finally
+        {
+            KernelThreads.Count = previousThreads;
+        }
+    }
+
+    /// <summary>Batch-1 decode through a weight bigger than L3 (64 MiB bf16): bytes of weight streamed per second, next to a plain read of as many bytes.</summary>
+    static JsonObject Decode(int repCount)
+    {
+        const int n = 16384, k = 2048;
+        var x = Random(k, 3);
+        var w = new ushort[n * k];
+        Bf16.FromFloat(Random(n * k, 4), w);
+        var y = new float[n];
+        double bytes = (double)n * k * sizeof(ushort);
+        var bf16Seconds = Time(() => Gemm.MatMulBf16(x, w, y, 1, n, k), 2.0 * n * k, repCount);
+        var wFloat = Random(n * k, 5);
+        var f32Seconds = Time(() => Gemm.MatMul(x, wFloat, y, 1, n, k, transB: true), 2.0 * n * k, repCount);
+        // Reference bandwidth: sum the same float weight (2× the bf16 bytes) over the kernel threads.
+        var readSeconds = Time(() => s_sink += ParallelSum(wFloat), n * (double)k, repCount);
+        return new JsonObject
+        {
+            ["shape"] = $"1x{k}@{k}x{n} (W [{n}x{k}] transposed)",
+            ["bf16_weight_gbps"] = Round(bytes / bf16Seconds.Min() / 1e9),
+            ["f32_weight_gbps"] = Round(2 * bytes / f32Seconds.Min() / 1e9),
+            ["read_gbps"] = Round(2 * bytes / readSeconds.Min() / 1e9),
+            ["bf16_ms"] = Round(bf16Seconds.Min() * 1e3, 3),
+            ["f32_ms"] = Round(f32Seconds.Min() * 1e3, 3),
+        };
+    }
+
+    /// <summary>Keeps the read benchmark's result observable so the sum is not optimised away.</summary>
+    static double s_sink;
+
+    static double ParallelSum(float[] values)
+    {
+        int parts = KernelThreads.Count;
+        var sums = new double[parts * 16];
+        int per = (values.Length + parts - 1) / parts;
+        KernelThreads.For(0, parts, part =>
+        {
+            int from = part * per, to = Math.Min(values.Length, from + per);
+            sums[part * 16] = System.Numerics.Tensors.TensorPrimitives.Sum(values.AsSpan(from, to - from));
+        });
+        return sums.Sum();
+    }
+
+    /// <summary>Seconds per call for each repetition, after warm-up; tiny calls are batched so one sample lasts ≳ 20 ms.</summary>
+    static double[] Time(Action call, double flopsPerCall, int repCount) => Time(call, flopsPerCall, repCount, out _);
+
+    /// <summary>As above, also giving the process CPU seconds per call: on a shared machine wall time includes time
+    /// the scheduler gave to others, CPU time does not (but it does include any spin-waiting of idle workers).</summary>
+    static double[] Time(Action call, double flopsPerCall, int repCount, out double[] cpuSeconds)
+    {
+        var process = Process.GetCurrentProcess();
+        int inner = (int)Math.Max(1, 2e8 / flopsPerCall);
+        for (int i = 0; i < 3; i++) call();
+        var seconds = new double[repCount];
+        cpuSeconds = new double[repCount];
+        for (int r = 0; r < repCount; r++)
+        {
+            process.Refresh();
+            var cpuStart = process.TotalProcessorTime;
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < inner; i++) call();
+            seconds[r] = Stopwatch.GetElapsedTime(start).TotalSeconds / inner;
+            process.Refresh();
+            cpuSeconds[r] = (process.TotalProcessorTime - cpuStart).TotalSeconds / inner;
+        }
+        return seconds;
+    }
+
+    /// <summary>Runs the numpy script twice: with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as this process has them, and with both unset.</summary>
+    static void AddReference(JsonObject result, string python, string scriptPath, int threadCount, int repCount)
+    {
+        var asIs = RunScript(python, scriptPath, threadCount, repCount, unsetOpenBlasHints: false);
+        var unset = RunScript(python, scriptPath, threadCount, repCount, unsetOpenBlasHints: true);
+        result["reference"] = new JsonObject { ["env_as_is"] = asIs, ["openblas_hints_unset"] = unset };
+        var ratios = new JsonObject();
+        foreach (var shape in result["shapes"]!.AsArray())
+        {
+            string name = (string)shape!["name"]!;
+            double ours = (double)shape["best_gflops"]!;
+            double refBest = Math.Max(BestOf(asIs, name), BestOf(unset, name));
+            ratios[name] = refBest > 0 ? Round(ours / refBest, 3) : null;
+        }
+        result["ratio_vs_best_reference"] = ratios;
+    }
+
+    static double BestOf(JsonNode reference, string name) =>
+        reference["shapes"]!.AsArray().Where(s => (string)s!["name"]! == name).Select(s => (double)s!["best_gflops"]!).DefaultIfEmpty(0).Max();
+
+    static JsonNode RunScript(string python, string scriptPath, int threadCount, int repCount, bool unsetOpenBlasHints)
+    {
+        var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(scriptPath);
+        start.ArgumentList.Add("--threads"); start.ArgumentList.Add(threadCount.ToString());
+        start.ArgumentList.Add("--reps"); start.ArgumentList.Add(repCount.ToString());
+        if (unsetOpenBlasHints)
+        {
+            start.Environment.Remove("OPENBLAS_CORETYPE");
+            start.Environment.Remove("OPENBLAS_L2_SIZE");
+        }
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start '{python}'.");
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"Reference script '{scriptPath}' with '{python}' exited with {process.ExitCode}: {stderr.Result.Trim()}");
+        return JsonNode.Parse(stdout) ?? throw new InvalidOperationException($"Reference script '{scriptPath}' printed no JSON.");
+    }
+
+    static float[] Random(int length, int seed)
+    {
+        var rng = new Random(seed);
+        var values = new float[length];
+        for (int i = 0; i < length; i++) values[i] = (float)(rng.NextDouble() * 2 - 1);
+        return values;
+    }
+
+    static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    static double Round(double value, int digits = 2) => Math.Round(value, digits);
+}
