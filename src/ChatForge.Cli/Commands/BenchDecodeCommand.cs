@@ -116,6 +116,8 @@ public sealed class BenchDecodeCommand : ICliCommand
             ["bound_steps_per_s"] = Math.Round(boundSteps, 1),
             ["bound_tokens_per_s"] = Math.Round(boundSteps * batch, 1),
             ["fraction_of_bound"] = Math.Round(decodeTokens / (boundSteps * batch), 3),
+            // At larger batches the KV cache outweighs the weights: the bound that counts both bytes.
+            ["bound_tokens_per_s_with_kv"] = Math.Round(bandwidth / (model.MatmulWeightBytes + kvBytesPerStep) * batch, 1),
             ["load_average_1m"] = LoadAverage(),
         };
     }

@@ -79,25 +79,61 @@ internal sealed unsafe class Int8Linear
     void Rows(float* x, sbyte* q, float* scale, float* y, int m, int j0, int j1, bool accumulate, SimdLevel level)
     {
         int k = In, n = Out;
-        float* sums = stackalloc float[4];
+        bool avx2 = level >= SimdLevel.Vector256 && Avx2.IsSupported;
+        float* sums = stackalloc float[8];
         for (int j = j0; j < j1; j += 4)
         {
             int rows = Math.Min(4, j1 - j);
             sbyte* w0 = q + (nint)j * k;
             sbyte* w1 = rows > 1 ? w0 + k : w0, w2 = rows > 2 ? w0 + 2 * k : w0, w3 = rows > 3 ? w0 + 3 * k : w0;
-            for (int i = 0; i < m; i++)
+            // Two x rows per pass: each widened weight vector feeds two FMAs, so batched decode converts half as often.
+            for (int i = 0; i < m; i += 2)
             {
                 float* xi = x + (nint)i * k;
-                if (level >= SimdLevel.Vector256 && Avx2.IsSupported) Dot4Avx2(xi, w0, w1, w2, w3, k, sums);
-                else Dot4Scalar(xi, w0, w1, w2, w3, 0, k, sums, clear: true);
-                float* yi = y + (nint)i * n + j;
-                for (int r = 0; r < rows; r++)
+                int pair = Math.Min(2, m - i);
+                if (avx2 && pair == 2) Dot4x2Avx2(xi, xi + k, w0, w1, w2, w3, k, sums);
+                else if (avx2) Dot4Avx2(xi, w0, w1, w2, w3, k, sums);
+                else
                 {
-                    float v = sums[r] * scale[j + r];
-                    yi[r] = accumulate ? yi[r] + v : v;
+                    Dot4Scalar(xi, w0, w1, w2, w3, 0, k, sums, clear: true);
+                    if (pair == 2) Dot4Scalar(xi + k, w0, w1, w2, w3, 0, k, sums + 4, clear: true);
+                }
+                for (int e = 0; e < pair; e++)
+                {
+                    float* yi = y + (nint)(i + e) * n + j;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        float v = sums[e * 4 + r] * scale[j + r];
+                        yi[r] = accumulate ? yi[r] + v : v;
+                    }
                 }
             }
         }
+    }
+
+    /// <summary>Four weight rows against two x rows: sums[0..4) for x0, sums[4..8) for x1.</summary>
+    static void Dot4x2Avx2(float* x0, float* x1, sbyte* w0, sbyte* w1, sbyte* w2, sbyte* w3, int k, float* sums)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        int p = 0;
+        for (; p <= k - 8; p += 8)
+        {
+            var xa = Avx.LoadVector256(x0 + p);
+            var xb = Avx.LoadVector256(x1 + p);
+            var v0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w0 + p));
+            var v1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w1 + p));
+            var v2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w2 + p));
+            var v3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w3 + p));
+            a0 = Fma.MultiplyAdd(xa, v0, a0); b0 = Fma.MultiplyAdd(xb, v0, b0);
+            a1 = Fma.MultiplyAdd(xa, v1, a1); b1 = Fma.MultiplyAdd(xb, v1, b1);
+            a2 = Fma.MultiplyAdd(xa, v2, a2); b2 = Fma.MultiplyAdd(xb, v2, b2);
+            a3 = Fma.MultiplyAdd(xa, v3, a3); b3 = Fma.MultiplyAdd(xb, v3, b3);
+        }
+        sums[0] = Vector256.Sum(a0); sums[1] = Vector256.Sum(a1); sums[2] = Vector256.Sum(a2); sums[3] = Vector256.Sum(a3);
+        sums[4] = Vector256.Sum(b0); sums[5] = Vector256.Sum(b1); sums[6] = Vector256.Sum(b2); sums[7] = Vector256.Sum(b3);
+        Dot4Scalar(x0, w0, w1, w2, w3, p, k, sums, clear: false);
+        Dot4Scalar(x1, w0, w1, w2, w3, p, k, sums + 4, clear: false);
     }
 
     /// <summary>Four dot products x·w_r: 8 int8 weights at a time widened to int32, converted to float, fused-multiply-added.</summary>

@@ -10,6 +10,7 @@ public class Int8LinearTests
     [InlineData(1, 70, 37)]   // odd sizes: partial 4-row groups and a scalar tail in k
     [InlineData(3, 260, 64)]
     [InlineData(8, 128, 100)]
+    [InlineData(5, 36, 77)]   // odd batch: a pair pass and a single-row pass
     [InlineData(12, 33, 48)]  // prefill path: dequantise + GEMM
     public void Matches_a_float64_product_with_the_dequantised_weight_on_every_simd_path(int m, int outDim, int inDim)
     {
