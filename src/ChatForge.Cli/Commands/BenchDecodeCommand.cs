@@ -31,6 +31,17 @@ public sealed class BenchDecodeCommand : ICliCommand
         };
         command.SetAction(parse =>
         {
+            try { return Execute(parse); }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine($"bench decode: {e.Message}");
+                return 2;
+            }
+        });
+        return command;
+
+        int Execute(ParseResult parse)
+        {
             var configName = parse.GetValue(config)!;
             var modelConfig = configName switch
             {
@@ -53,8 +64,7 @@ public sealed class BenchDecodeCommand : ICliCommand
             var result = Run(configName, modelConfig, format, b, prompt, generate);
             Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
-        });
-        return command;
+        }
     }
 
     static Dictionary<string, object> Run(string configName, ModelConfig config, WeightFormat format, int batch, int prompt, int generate)
