@@ -33,7 +33,7 @@ public static class Fortunes
         string text;
         try { text = new UTF8Encoding(false, true).GetString(bytes); }
         catch (DecoderFallbackException) { text = Encoding.Latin1.GetString(bytes); } // a few old fortune files are Latin-1
-        if (!TextCleaner.LooksLikeText(text)) throw new DataSourceException($"{path}: not a text fortune file (binary or corrupt).");
+        if (!TextCleaner.LooksLikeText(TextCleaner.StripAnsi(text))) throw new DataSourceException($"{path}: not a text fortune file (binary or corrupt).");
         return Parse(text);
     }
 }

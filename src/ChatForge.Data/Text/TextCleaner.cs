@@ -79,7 +79,7 @@ public static partial class TextCleaner
     [GeneratedRegex(@"^[.'][A-Za-z]{1,3}\b.*$", RegexOptions.Multiline)] private static partial Regex RoffRequest();
     [GeneratedRegex(@"\\f(\[[^\]]*\]|\(..|.)")] private static partial Regex RoffFont();
     [GeneratedRegex(@"\\\((..)|\\\[([^\]]*)\]")] private static partial Regex RoffSpecial();
-    [GeneratedRegex(@"\\s[+-]?\d|\\[&|^%:!]|\\\*\(..|\\\*.|\\[hvwnkz](\[[^\]]*\]|'[^']*'|.)?")] private static partial Regex RoffMisc();
+    [GeneratedRegex(@"\\s[+-]?\d|\\[&|^%:!,/]|\\\*\(..|\\\*.|\\[hvwnkz](\[[^\]]*\]|'[^']*'|.)?")] private static partial Regex RoffMisc();
 
     public static string StripRoff(string s)
     {
