@@ -36,7 +36,7 @@ public static class DataBuild
         }
         if (dialogues)
         {
-            var written = Dialogues.DialogueBuilder.BuildAll(paths, knowledge, log);
+            var written = ChatForge.Data.Dialogues.DialogueBuilder.BuildAll(paths, knowledge, log);
             report["dialogues"] = written;
         }
         report["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1);
