@@ -68,7 +68,7 @@ public sealed partial class CorpusBuilder(DataPaths paths, Knowledge knowledge, 
         int n = 0, dropped = 0; long chars = 0, bytes = 0, han = 0, zhTok = 0, enTok = 0;
         foreach (var d in docs)
         {
-            var text = d.Text.Trim();
+            var text = BlankLines().Replace(d.Text.Replace("\r\n", "\n").Replace('\r', '\n'), "\n").Trim();
             if (text.Length < 8 || !TextCleaner.LooksLikeText(text) || (lang == "en" && Offensive().IsMatch(text)) || !_seen.Add(DedupKey(text))) { dropped++; continue; }
             _docs.Add(d with { Text = text });
             n++; chars += text.Length; bytes += Encoding.UTF8.GetByteCount(text);
@@ -93,6 +93,8 @@ public sealed partial class CorpusBuilder(DataPaths paths, Knowledge knowledge, 
         }
         return (han, cjk, (text.Length - cjk + 3) / 4);
     }
+
+    [GeneratedRegex(@"\n[ \t]*(\n[ \t]*)+")] private static partial Regex BlankLines();
 
     // A few slurs: the old quote and dictionary collections contain some; such documents are dropped.
     [GeneratedRegex(@"\b(nigger|niggers|kike|chink|wetback|faggot)\b", RegexOptions.IgnoreCase)] private static partial Regex Offensive();
@@ -231,8 +233,10 @@ public sealed partial class CorpusBuilder(DataPaths paths, Knowledge knowledge, 
     }
 
     /// <summary>
-    /// Writes corpus/{train,val}/NNN.jsonl (one {"text","source","lang"} object per line; shards of about 32 MB) in a fixed
-    /// pseudo-random order, so every shard mixes sources; 1% of documents, chosen by key, go to val.
+    /// Writes corpus/{train,val}/NNN.txt: plain UTF-8 text, one document per block, documents separated by exactly one
+    /// blank line (blank lines inside a document were collapsed to single line breaks when it was added, so the
+    /// separator is unambiguous for the tokenizer trainer and for `data tokenize`). Shards hold about 32 MB, in a fixed
+    /// pseudo-random order so every shard mixes sources; 1% of documents, chosen by key, go to val.
     /// </summary>
     public Dictionary<string, (int Documents, long Bytes, int Shards)> Write()
     {
@@ -253,16 +257,34 @@ public sealed partial class CorpusBuilder(DataPaths paths, Knowledge knowledge, 
                 if (w is null || shardBytes > 32_000_000)
                 {
                     w?.Dispose();
-                    w = new StreamWriter(Path.Combine(paths.CorpusSplit(group.Key), $"{shard++:000}.jsonl"), false, new UTF8Encoding(false));
+                    w = new StreamWriter(Path.Combine(paths.CorpusSplit(group.Key), $"{shard++:000}.txt"), false, new UTF8Encoding(false));
                     shardBytes = 0;
                 }
-                var line = JsonSerializer.Serialize(new { text = d.Text, source = d.Source, lang = d.Lang }, Jsonl.Options);
-                w.Write(line); w.Write('\n');
-                shardBytes += line.Length; bytes += Encoding.UTF8.GetByteCount(d.Text); count++;
+                else w.Write("\n\n");
+                w.Write(d.Text);
+                int b = Encoding.UTF8.GetByteCount(d.Text);
+                shardBytes += b + 2; bytes += b; count++;
             }
-            w?.Dispose();
+            if (w is not null) { w.Write('\n'); w.Dispose(); }
             result[group.Key] = (count, bytes, shard);
         }
         return result;
+    }
+
+    /// <summary>Reads documents back from a corpus shard written by <see cref="Write"/>.</summary>
+    public static IEnumerable<string> ReadDocuments(string shardPath)
+    {
+        var sb = new StringBuilder();
+        foreach (var line in File.ReadLines(shardPath))
+        {
+            if (line.Length == 0)
+            {
+                if (sb.Length > 0) { yield return sb.ToString(); sb.Clear(); }
+                continue;
+            }
+            if (sb.Length > 0) sb.Append('\n');
+            sb.Append(line);
+        }
+        if (sb.Length > 0) yield return sb.ToString();
     }
 }
