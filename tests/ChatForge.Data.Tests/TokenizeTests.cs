@@ -30,6 +30,8 @@ public class TokenizeTests
             long bytes = docs.Sum(d => (long)System.Text.Encoding.UTF8.GetByteCount(d));
             Assert.Equal(bytes, manifest.Splits["train"].Bytes);
             Assert.Equal(bytes + docs.Length, manifest.Splits["train"].Tokens); // byte-level: one token per byte + one <|endoftext|> per document
+            // "第三篇" is Chinese too: Chinese documents are those with at least 25% Han characters.
+            Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(docs[0]) + System.Text.Encoding.UTF8.GetByteCount(docs[2]) + 2, manifest.Splits["train"].ChineseTokens);
             using var shard = TokenShard.Open(Path.Combine(paths.Tokens, manifest.Splits["val"].Shards[0]));
             var ids = new int[shard.Count];
             shard.Read(0, ids);

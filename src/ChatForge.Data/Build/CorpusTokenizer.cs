@@ -5,7 +5,8 @@ using ChatForge.Tokenizer;
 
 namespace ChatForge.Data.Build;
 
-public sealed record TokenSplitStats(int Documents, long Bytes, long Tokens, IReadOnlyList<string> Shards)
+/// <summary>ChineseTokens counts the tokens of documents whose characters are at least 25% Han (poems, Chinese man pages…); the rest is EnglishTokens.</summary>
+public sealed record TokenSplitStats(int Documents, long Bytes, long Tokens, IReadOnlyList<string> Shards, long ChineseTokens, long EnglishTokens)
 {
     public double BytesPerToken => Tokens == 0 ? 0 : (double)Bytes / Tokens;
 }
@@ -36,7 +37,7 @@ public static class CorpusTokenizer
 
             var buffer = new List<int>(1 << 20);
             var shards = new List<string>();
-            int documents = 0; long bytes = 0, tokens = 0;
+            int documents = 0; long bytes = 0, tokens = 0, zhTokens = 0;
             void Flush()
             {
                 if (buffer.Count == 0) return;
@@ -57,6 +58,7 @@ public static class CorpusTokenizer
                         buffer.AddRange(encoded[i]);
                         bytes += Encoding.UTF8.GetByteCount(batch[i]);
                         tokens += encoded[i].Length;
+                        if (Text.TextCleaner.CountHan(batch[i]) * 4 >= batch[i].Length) zhTokens += encoded[i].Length;
                         documents++;
                     }
                     if (buffer.Count >= shardTokens) Flush();
@@ -64,8 +66,8 @@ public static class CorpusTokenizer
                 log($"{split}: {Path.GetFileName(file)} done, {documents} documents, {tokens} tokens so far");
             }
             Flush();
-            splits[split] = new TokenSplitStats(documents, bytes, tokens, shards);
-            log($"{split}: {documents} documents, {bytes / 1e6:F1} MB, {tokens / 1e6:F2}M tokens, {(double)bytes / tokens:F2} bytes/token");
+            splits[split] = new TokenSplitStats(documents, bytes, tokens, shards, zhTokens, tokens - zhTokens);
+            log($"{split}: {documents} documents, {bytes / 1e6:F1} MB, {tokens / 1e6:F2}M tokens ({zhTokens / 1e6:F2}M in Chinese documents), {(double)bytes / tokens:F2} bytes/token");
         }
         var manifest = new TokenManifest(Path.GetFullPath(tokenizerFolder), tokenizer.VocabSize, tokenizer.EndOfTextId, shardTokens, splits);
         AtomicFile.WriteAllText(Path.Combine(paths.Tokens, "manifest.json"), JsonSerializer.Serialize(manifest, new JsonSerializerOptions(Jsonl.Options) { WriteIndented = true }));
