@@ -29,7 +29,11 @@ public sealed class DataBuildCommand : ICliCommand
                 Console.WriteLine($"report: {paths.BuildReport}");
                 return 0;
             }
-            catch (DataSourceException e) { Console.Error.WriteLine(e.Message); return 1; }
+            catch (Exception e) when (e is DataSourceException or IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine(e.Message);
+                return 1;
+            }
         });
         return command;
     }

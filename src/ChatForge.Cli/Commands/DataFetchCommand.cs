@@ -34,7 +34,7 @@ public sealed class DataFetchCommand : ICliCommand
                 Console.WriteLine($"{manifest.Sources.Count} sources, {manifest.Sources.Sum(s => s.Bytes) / 1e6:F1} MB downloaded; manifest: {new DataPaths(parse.GetValue(dataDir)!).Manifest}");
                 return 0;
             }
-            catch (DataSourceException e)
+            catch (Exception e) when (e is DataSourceException or IOException or UnauthorizedAccessException)
             {
                 Console.Error.WriteLine(e.Message);
                 return 1;
