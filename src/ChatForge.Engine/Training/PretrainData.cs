@@ -15,7 +15,11 @@ public sealed class PretrainData : IDisposable
     public IReadOnlyList<TokenShard> Validation { get; }
     /// <summary>Largest vocabulary any shard declares; the model's vocab_size must be at least this.</summary>
     public int VocabSize { get; }
-    /// <summary>Tokens per byte of UTF-8 text, for bits per byte; read from manifest.json ("tokens_per_byte") when present.</summary>
+    /// <summary>
+    /// Tokens per byte of UTF-8 text, for bits per byte; read from manifest.json when present: the validation
+    /// split's "bytesPerToken" as `data tokenize` writes it (bits per byte are measured on validation), or a
+    /// top-level "tokens_per_byte".
+    /// </summary>
     public double? TokensPerByte { get; }
 
     PretrainData(string directory, List<TokenShard> train, List<TokenShard> validation, double? tokensPerByte)
@@ -58,12 +62,14 @@ public sealed class PretrainData : IDisposable
         if (!File.Exists(path)) return null;
         try
         {
-            var value = JsonNode.Parse(File.ReadAllText(path))?["tokens_per_byte"];
+            var root = JsonNode.Parse(File.ReadAllText(path));
+            if (root?["splits"]?["val"]?["bytesPerToken"] is { } bytesPerToken) return 1.0 / bytesPerToken.GetValue<double>();
+            var value = root?["tokens_per_byte"];
             return value is null ? null : value.GetValue<double>();
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
         {
-            throw new InvalidDataException($"{path}: not valid JSON with a numeric \"tokens_per_byte\" ({e.Message}).", e);
+            throw new InvalidDataException($"{path}: not valid JSON with a numeric splits.val.bytesPerToken or \"tokens_per_byte\" ({e.Message}).", e);
         }
     }
 
