@@ -12,6 +12,9 @@ using ChatForge.Server.Training;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.Repositories;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
@@ -42,9 +45,8 @@ public static class ServerApp
     {
         var services = builder.Services;
         services.Configure<ServerOptions>(builder.Configuration.GetSection("ChatForge"));
-        var options = builder.Configuration.GetSection("ChatForge").Get<ServerOptions>() ?? new ServerOptions();
-        string dataDir = Path.GetFullPath(options.DataDir, Environment.CurrentDirectory);
-        services.PostConfigure<ServerOptions>(o => o.DataDir = dataDir);
+        // Everything below reads the options lazily, so settings added later (tests, WebApplicationFactory) apply.
+        services.PostConfigure<ServerOptions>(o => o.DataDir = Path.GetFullPath(o.DataDir, Environment.CurrentDirectory));
 
         services.AddSingleton<SqlStore>(sp =>
         {
@@ -74,8 +76,10 @@ public static class ServerApp
         services.AddSingleton<ExportService>();
         services.AddSingleton<Microsoft.Extensions.AI.IChatClient>(sp => new BackendChatClient(sp.GetRequiredService<ModelRegistry>()));
 
-        Directory.CreateDirectory(dataDir);
-        services.AddDataProtection().SetApplicationName("ChatForge").PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDir, "keys")));
+        // Data-Protection keys (cookies, antiforgery) live in the data folder, never in the home directory.
+        services.AddDataProtection().SetApplicationName("ChatForge");
+        services.AddOptions<KeyManagementOptions>().Configure<IOptions<ServerOptions>, ILoggerFactory>((km, o, logs) =>
+            km.XmlRepository = new FileSystemXmlRepository(Directory.CreateDirectory(Path.Combine(o.Value.DataDir, "keys")), logs));
         services.AddAntiforgery(o =>
         {
             o.HeaderName = AntiforgeryCheck.HeaderName;
@@ -122,7 +126,7 @@ public static class ServerApp
 
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxBodyBytes);
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<ServerOptions>>((k, o) => k.Limits.MaxRequestBodySize = o.Value.MaxBodyBytes);
     }
 
     /// <summary>Each cookie request re-reads the user: a disabled account or a changed role takes effect at once.</summary>
