@@ -95,12 +95,12 @@ public sealed class BadInputTests : IClassFixture<BadInputTests.Server>
         Assert.Equal(sneaky, (await api.GetJsonAsync($"/api/chats/{id}"))["messages"]![0]!["content"]!.GetValue<string>());
 
         // The prompt the engine sees has exactly the template's special tokens, none from the text.
-        var tokenizer = new ByteChatTokenizer();
+        var tokenizer = ChatTokenizer.Load(TestModels.Default);
         var backend = new LocalModelBackend(new NeverGenerator(), tokenizer, "test");
         var prompt = backend.BuildPrompt(new BackendRequest { Messages = [new ChatMessage("user", sneaky)] }, out _);
-        Assert.Equal(2, prompt.Count(t => t == ByteChatTokenizer.ImStart)); // the user turn and the generation prompt
-        Assert.Equal(1, prompt.Count(t => t == ByteChatTokenizer.ImEnd));
-        Assert.DoesNotContain(ByteChatTokenizer.EndOfText, prompt);
+        Assert.Equal(2, prompt.Count(t => t == tokenizer.ImStartId)); // the user turn and the generation prompt
+        Assert.Equal(1, prompt.Count(t => t == tokenizer.ImEndId));
+        Assert.DoesNotContain(tokenizer.EndOfTextId, prompt);
     }
 
     [Fact]

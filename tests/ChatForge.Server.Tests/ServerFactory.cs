@@ -9,11 +9,6 @@ using Microsoft.Extensions.Options;
 
 namespace ChatForge.Server.Tests;
 
-/// <summary>The tokenizer the test models are loaded with.</summary>
-internal static class TestTokenizers
-{
-    public static IChatTokenizer Load(string dir) => new ByteChatTokenizer();
-}
 
 /// <summary>Shared tiny model folders, built once per test run.</summary>
 internal static class TestModels
@@ -27,7 +22,7 @@ internal static class TestModels
 
 /// <summary>
 /// The server in-process (WebApplicationFactory) with its own data folder, the tiny real model loaded
-/// through the same loader the server uses, and optional settings.
+/// through the server's own loader (ChatTokenizer + Checkpoint + Generator), and optional settings.
 /// </summary>
 public sealed class ServerFactory : WebApplicationFactory<Program>
 {
@@ -53,11 +48,7 @@ public sealed class ServerFactory : WebApplicationFactory<Program>
     {
         builder.UseEnvironment("Production");
         builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(_settings));
-        builder.ConfigureTestServices(s =>
-        {
-            s.AddSingleton<ILocalModelLoader>(sp => new EngineModelLoader(sp.GetRequiredService<IOptions<ServerOptions>>(), TestTokenizers.Load));
-            _services?.Invoke(s);
-        });
+        if (_services is not null) builder.ConfigureTestServices(_services);
     }
 
     public Api NewClient() => new(CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = true, AllowAutoRedirect = false }));

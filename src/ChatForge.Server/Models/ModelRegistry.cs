@@ -71,8 +71,9 @@ public sealed class ModelRegistry : IDisposable
                 _log.LogInformation("Loaded model {Name} version {Version} from {Dir}", backend.Name, backend.Version, dir);
                 return null;
             }
-            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or NotSupportedException or InvalidOperationException or UnauthorizedAccessException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
+                // Missing folder, corrupted weights or tokenizer: the messages name the file.
                 string error = e.Message;
                 if (!_backends.ContainsKey(DefaultName)) LocalLoadError = error;
                 _log.LogWarning("No local model loaded from {Dir}: {Error}", dir, error);
