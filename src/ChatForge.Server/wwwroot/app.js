@@ -218,9 +218,11 @@ function renderMessages() {
     const tools = el("div", "tools");
     if (m.siblings && m.siblings.length > 1) {
       const i = m.sibling_index;
-      tools.append(button("‹", "icon small", () => select(m.siblings[i - 1]), "")).disabled = i === 0;
-      tools.append(el("span", "muted small", `${i + 1}/${m.siblings.length}`));
-      tools.append(button("›", "icon small", () => select(m.siblings[i + 1]), "")).disabled = i === m.siblings.length - 1;
+      const prev = button("‹", "icon small", () => select(m.siblings[i - 1]));
+      const next = button("›", "icon small", () => select(m.siblings[i + 1]));
+      prev.disabled = busy || i === 0;
+      next.disabled = busy || i === m.siblings.length - 1;
+      tools.append(prev, el("span", "muted small", `${i + 1}/${m.siblings.length}`), next);
     }
     if (m.role === "user" && !busy) tools.append(button("✎", "icon small edit", () => editMessage(wrap, m), t("edit")));
     if (m.role === "assistant") {
