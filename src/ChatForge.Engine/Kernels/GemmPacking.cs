@@ -1,0 +1,97 @@
+namespace ChatForge.Engine.Kernels;
+
+/// <summary>
+/// Copies blocks of op(A) and op(B) into the panel layout the micro-kernels stream through.
+/// The transpose variants are resolved here, so every micro-kernel sees the same layout:
+/// an A panel is MR rows of op(A) interleaved per k step ([kc][MR]), a B panel is NR columns of op(B) per k step ([kc][NR]).
+/// Rows/columns beyond the matrix edge are zero so edge tiles can run the full-size kernel.
+/// </summary>
+internal static unsafe class GemmPacking
+{
+    /// <summary>Packs op(A)[i0..i0+mc, p0..p0+kc] into ⌈mc/mr⌉ panels of [kc][mr] at dst.</summary>
+    public static void PackA(float* a, int m, int k, bool transA, int i0, int mc, int p0, int kc, int mr, float* dst)
+    {
+        for (int ir = 0; ir < mc; ir += mr)
+        {
+            int rows = Math.Min(mr, mc - ir);
+            float* panel = dst + (nint)ir * kc;
+            if (transA)
+            {
+                // A stored [k×m]: the mr values of one k step are contiguous.
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = a + (nint)(p0 + p) * m + i0 + ir;
+                    float* d = panel + p * mr;
+                    int ii = 0;
+                    for (; ii < rows; ii++) d[ii] = src[ii];
+                    for (; ii < mr; ii++) d[ii] = 0;
+                }
+            }
+            else
+            {
+                // A stored [m×k]: read each row contiguously, write it with stride mr.
+                for (int ii = 0; ii < rows; ii++)
+                {
+                    float* src = a + (nint)(i0 + ir + ii) * k + p0;
+                    float* d = panel + ii;
+                    for (int p = 0; p < kc; p++) d[p * mr] = src[p];
+                }
+                for (int ii = rows; ii < mr; ii++)
+                    for (int p = 0; p < kc; p++) panel[p * mr + ii] = 0;
+            }
+        }
+    }
+
+    /// <summary>Packs panels [panelFrom, panelTo) of op(B)[p0..p0+kc, j0..j0+nc], each [kc][nr], at dst + panel·kc·nr.</summary>
+    public static void PackB(float* b, int k, int n, bool transB, int p0, int kc, int j0, int nc, int nr, int panelFrom, int panelTo, float* dst)
+    {
+        for (int panelIndex = panelFrom; panelIndex < panelTo; panelIndex++)
+        {
+            int jr = panelIndex * nr;
+            int cols = Math.Min(nr, nc - jr);
+            float* panel = dst + (nint)jr * kc;
+            if (!transB)
+            {
+                // B stored [k×n]: one k step of the panel is a contiguous run of one B row.
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = b + (nint)(p0 + p) * n + j0 + jr;
+                    float* d = panel + p * nr;
+                    Buffer.MemoryCopy(src, d, cols * sizeof(float), cols * sizeof(float));
+                    for (int jj = cols; jj < nr; jj++) d[jj] = 0;
+                }
+            }
+            else
+            {
+                // B stored [n×k] (a Linear weight): read each weight row contiguously, write with stride nr.
+                for (int jj = 0; jj < cols; jj++)
+                {
+                    float* src = b + (nint)(j0 + jr + jj) * k + p0;
+                    float* d = panel + jj;
+                    for (int p = 0; p < kc; p++) d[p * nr] = src[p];
+                }
+                for (int jj = cols; jj < nr; jj++)
+                    for (int p = 0; p < kc; p++) panel[p * nr + jj] = 0;
+            }
+        }
+    }
+
+    /// <summary>As <see cref="PackB"/> with transB for a bf16 weight W [n×k]: widens while packing.</summary>
+    public static void PackBBf16(ushort* w, int k, int p0, int kc, int j0, int nc, int nr, int panelFrom, int panelTo, float* dst)
+    {
+        for (int panelIndex = panelFrom; panelIndex < panelTo; panelIndex++)
+        {
+            int jr = panelIndex * nr;
+            int cols = Math.Min(nr, nc - jr);
+            float* panel = dst + (nint)jr * kc;
+            for (int jj = 0; jj < cols; jj++)
+            {
+                ushort* src = w + (nint)(j0 + jr + jj) * k + p0;
+                float* d = panel + jj;
+                for (int p = 0; p < kc; p++) d[p * nr] = BitConverter.UInt32BitsToSingle((uint)src[p] << 16);
+            }
+            for (int jj = cols; jj < nr; jj++)
+                for (int p = 0; p < kc; p++) panel[p * nr + jj] = 0;
+        }
+    }
+}

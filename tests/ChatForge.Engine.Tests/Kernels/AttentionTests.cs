@@ -1,0 +1,232 @@
+using ChatForge.Engine.Kernels;
+using static ChatForge.Engine.Tests.Kernels.AttentionReference;
+
+namespace ChatForge.Engine.Tests.Kernels;
+
+[Collection("Simd")]
+public class AttentionTests
+{
+    /// <summary>Every path, each passed explicitly: Vector512 code runs (emulated, slowly) even on CPUs without AVX-512.</summary>
+    internal static readonly SimdLevel[] AllLevels = [SimdLevel.Scalar, SimdLevel.Vector256, SimdLevel.Vector512];
+
+    // (batch, t, heads, kvHeads, headDim): MHA and GQA, T = 1, T below / equal / not a multiple of the 64 block, odd head dims.
+    public static TheoryData<int, int, int, int, int> ForwardCases => new()
+    {
+        { 2, 1, 4, 4, 16 },
+        { 1, 64, 2, 2, 64 },
+        { 2, 100, 4, 2, 64 },
+        { 1, 130, 4, 1, 32 },
+        { 1, 67, 3, 3, 5 },
+        { 2, 129, 2, 1, 40 },
+        { 1, 20, 2, 2, 128 },
+    };
+
+    [Theory]
+    [MemberData(nameof(ForwardCases))]
+    public void Forward_matches_float64_reference(int batch, int t, int heads, int kvHeads, int hd)
+    {
+        int qkvDim = (heads + 2 * kvHeads) * hd;
+        var qkv = Random(batch * t * qkvDim, seed: t * 31 + hd, amplitude: 2f);
+        var (expected, expectedLse) = AttentionReference.Forward(qkv, batch, t, heads, kvHeads, hd);
+        foreach (var level in AllLevels)
+        {
+            var output = new float[batch * t * heads * hd];
+            var lse = new float[batch * heads * t];
+            Attention.Forward(qkv, output, lse, batch, t, heads, kvHeads, hd, level);
+            AssertClose(expected, output, 2e-5, 1e-4, $"output at {level}");
+            AssertClose(expectedLse, lse, 2e-5, 1e-5, $"lse at {level}");
+        }
+    }
+
+    [Theory]
+    [InlineData(2, 100, 4, 2, 64)]
+    [InlineData(1, 70, 4, 1, 24)]
+    [InlineData(1, 65, 2, 2, 17)]
+    public void Backward_matches_analytic_float64_reference(int batch, int t, int heads, int kvHeads, int hd)
+    {
+        int qkvDim = (heads + 2 * kvHeads) * hd, outDim = heads * hd;
+        var qkv = Random(batch * t * qkvDim, seed: 7 + t, amplitude: 2f);
+        var dOutput = Random(batch * t * outDim, seed: 11 + t);
+        var expected = AttentionReference.Backward(dOutput, qkv, batch, t, heads, kvHeads, hd);
+        foreach (var level in AllLevels)
+        {
+            var output = new float[batch * t * outDim];
+            var lse = new float[batch * heads * t];
+            Attention.Forward(qkv, output, lse, batch, t, heads, kvHeads, hd, level);
+            var dQkv = new float[qkv.Length];
+            Array.Fill(dQkv, float.NaN); // the backward must overwrite every element
+            Attention.Backward(dOutput, qkv, output, lse, dQkv, batch, t, heads, kvHeads, hd, level);
+            AssertClose(expected, dQkv, 1e-4, 1e-3, $"dQkv at {level}");
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 5, 2, 1, 4)]
+    [InlineData(2, 3, 2, 2, 3)]
+    public void Backward_matches_float64_finite_differences(int batch, int t, int heads, int kvHeads, int hd)
+    {
+        int qkvDim = (heads + 2 * kvHeads) * hd, outDim = heads * hd;
+        var qkv = Random(batch * t * qkvDim, seed: 3, amplitude: 1.5f);
+        var dOutput = Random(batch * t * outDim, seed: 5);
+        // loss = Σ output ∘ dOutput, differentiated numerically through the float64 reference.
+        double Loss(float[] x)
+        {
+            var (o, _) = AttentionReference.Forward(x, batch, t, heads, kvHeads, hd);
+            double sum = 0;
+            for (int i = 0; i < o.Length; i++) sum += o[i] * dOutput[i];
+            return sum;
+        }
+        var numeric = new double[qkv.Length];
+        const float eps = 1e-3f;
+        for (int i = 0; i < qkv.Length; i++)
+        {
+            float saved = qkv[i];
+            qkv[i] = saved + eps; double plus = Loss(qkv);
+            qkv[i] = saved - eps; double minus = Loss(qkv);
+            qkv[i] = saved;
+            numeric[i] = (plus - minus) / ((double)(saved + eps) - (saved - eps));
+        }
+        foreach (var level in AllLevels)
+        {
+            var output = new float[batch * t * outDim];
+            var lse = new float[batch * heads * t];
+            Attention.Forward(qkv, output, lse, batch, t, heads, kvHeads, hd, level);
+            var dQkv = new float[qkv.Length];
+            Attention.Backward(dOutput, qkv, output, lse, dQkv, batch, t, heads, kvHeads, hd, level);
+            AssertClose(numeric, dQkv, 2e-4, 2e-3, $"dQkv vs finite differences at {level}");
+        }
+    }
+
+    [Theory]
+    [InlineData(4, 2, 64)]
+    [InlineData(4, 4, 16)]
+    [InlineData(8, 1, 32)]
+    public void CachedForward_prefill_equals_Forward_row_by_row(int heads, int kvHeads, int hd)
+    {
+        const int t = 150, maxT = 200, slot = 1, slotCount = 3;
+        int qkvDim = (heads + 2 * kvHeads) * hd, qDim = heads * hd, kvDim = kvHeads * hd;
+        var qkv = Random(t * qkvDim, seed: 21, amplitude: 2f);
+        var q = new float[t * qDim];
+        var kCache = Random(slotCount * maxT * kvDim, seed: 22); // other slots and later positions hold junk that must be ignored
+        var vCache = Random(slotCount * maxT * kvDim, seed: 23);
+        for (int i = 0; i < t; i++)
+        {
+            qkv.AsSpan(i * qkvDim, qDim).CopyTo(q.AsSpan(i * qDim));
+            qkv.AsSpan(i * qkvDim + qDim, kvDim).CopyTo(kCache.AsSpan((slot * maxT + i) * kvDim));
+            qkv.AsSpan(i * qkvDim + qDim + kvDim, kvDim).CopyTo(vCache.AsSpan((slot * maxT + i) * kvDim));
+        }
+        foreach (var level in AllLevels)
+        {
+            var expected = new float[t * qDim];
+            Attention.Forward(qkv, expected, new float[heads * t], 1, t, heads, kvHeads, hd, level);
+
+            // The whole prompt at once, then the same prompt in two chunks (a prefill continuing an existing cache).
+            var slots = Enumerable.Repeat(slot, t).ToArray();
+            var positions = Enumerable.Range(0, t).ToArray();
+            var whole = new float[t * qDim];
+            Attention.CachedForward(q, slots, positions, kCache, vCache, maxT, whole, heads, kvHeads, hd, level);
+            AssertClose(expected, whole, 2e-6, 2e-5, $"prefill at {level}");
+
+            const int split = 70;
+            var chunked = new float[t * qDim];
+            Attention.CachedForward(q.AsSpan(0, split * qDim), slots.AsSpan(0, split), positions.AsSpan(0, split), kCache, vCache, maxT, chunked.AsSpan(0, split * qDim), heads, kvHeads, hd, level);
+            Attention.CachedForward(q.AsSpan(split * qDim), slots.AsSpan(split), positions.AsSpan(split), kCache, vCache, maxT, chunked.AsSpan(split * qDim), heads, kvHeads, hd, level);
+            AssertClose(expected, chunked, 2e-6, 2e-5, $"chunked prefill at {level}");
+        }
+    }
+
+    [Theory]
+    [InlineData(4, 2, 64)]
+    [InlineData(2, 2, 7)]
+    [InlineData(8, 1, 32)]
+    public void Batched_decode_equals_each_sequence_alone_and_the_reference(int heads, int kvHeads, int hd)
+    {
+        const int maxT = 160, slotCount = 4;
+        int qDim = heads * hd, kvDim = kvHeads * hd, qkvDim = qDim + 2 * kvDim;
+        int[] slots = [0, 3, 1];
+        int[] lengths = [5, 70, 131];
+        var kCache = Random(slotCount * maxT * kvDim, seed: 31, amplitude: 2f);
+        var vCache = Random(slotCount * maxT * kvDim, seed: 32);
+        var q = Random(slots.Length * qDim, seed: 33, amplitude: 2f);
+        var positions = lengths.Select(l => l - 1).ToArray();
+        foreach (var level in AllLevels)
+        {
+            var batched = new float[slots.Length * qDim];
+            Attention.CachedForward(q, slots, positions, kCache, vCache, maxT, batched, heads, kvHeads, hd, level);
+            for (int r = 0; r < slots.Length; r++)
+            {
+                var alone = new float[qDim];
+                Attention.CachedForward(q.AsSpan(r * qDim, qDim), slots.AsSpan(r, 1), positions.AsSpan(r, 1), kCache, vCache, maxT, alone, heads, kvHeads, hd, level);
+                Assert.Equal(alone, batched.AsSpan(r * qDim, qDim).ToArray());
+
+                // Reference: the sequence as a qkv block whose last row carries this query.
+                int len = lengths[r];
+                var qkv = new float[len * qkvDim];
+                for (int i = 0; i < len; i++)
+                {
+                    kCache.AsSpan((slots[r] * maxT + i) * kvDim, kvDim).CopyTo(qkv.AsSpan(i * qkvDim + qDim));
+                    vCache.AsSpan((slots[r] * maxT + i) * kvDim, kvDim).CopyTo(qkv.AsSpan(i * qkvDim + qDim + kvDim));
+                }
+                q.AsSpan(r * qDim, qDim).CopyTo(qkv.AsSpan((len - 1) * qkvDim));
+                var (expected, _) = AttentionReference.Forward(qkv, 1, len, heads, kvHeads, hd);
+                AssertClose(expected.AsSpan((len - 1) * qDim, qDim), alone, 2e-5, 1e-4, $"decode row {r} at {level}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Public_overloads_follow_the_forced_level()
+    {
+        const int t = 70, heads = 4, kvHeads = 2, hd = 16, qkvDim = (heads + 2 * kvHeads) * hd;
+        var qkv = Random(t * qkvDim, seed: 41);
+        var dOutput = Random(t * heads * hd, seed: 42);
+        foreach (var level in Simd.Supported())
+        using (Simd.Force(level))
+        {
+            float[] output = new float[t * heads * hd], lse = new float[heads * t], dQkv = new float[qkv.Length];
+            float[] output2 = new float[t * heads * hd], lse2 = new float[heads * t], dQkv2 = new float[qkv.Length];
+            Attention.Forward(qkv, output, lse, 1, t, heads, kvHeads, hd);
+            Attention.Backward(dOutput, qkv, output, lse, dQkv, 1, t, heads, kvHeads, hd);
+            Attention.Forward(qkv, output2, lse2, 1, t, heads, kvHeads, hd, level);
+            Attention.Backward(dOutput, qkv, output2, lse2, dQkv2, 1, t, heads, kvHeads, hd, level);
+            Assert.Equal(output2, output);
+            Assert.Equal(dQkv2, dQkv);
+        }
+    }
+
+    [Fact]
+    public void Wrong_shapes_name_the_shapes()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Attention.Forward(new float[10], new float[2 * 3 * 8], new float[2 * 2 * 3], 2, 3, 2, 1, 4));
+        Assert.Contains("qkv", ex.Message);
+        Assert.Contains("[2, 3, 16]", ex.Message);
+        Assert.Contains("10", ex.Message);
+
+        ex = Assert.Throws<ArgumentException>(() => Attention.Forward(new float[2 * 3 * 16], new float[2 * 3 * 16], new float[2 * 2 * 3], 2, 3, 2, 1, 4));
+        Assert.Contains("output", ex.Message);
+        Assert.Contains("[2, 3, 8]", ex.Message);
+
+        ex = Assert.Throws<ArgumentException>(() => Attention.Backward(new float[48], new float[96], new float[48], new float[11], new float[96], 2, 3, 2, 1, 4));
+        Assert.Contains("lse", ex.Message);
+        Assert.Contains("[2, 2, 3]", ex.Message);
+
+        ex = Assert.Throws<ArgumentException>(() => Attention.Forward(new float[0], new float[0], new float[0], 1, 1, 3, 2, 4));
+        Assert.Contains("multiple", ex.Message);
+
+        ex = Assert.Throws<ArgumentException>(() =>
+            Attention.CachedForward(new float[8], new int[1], new int[2], new float[10 * 4], new float[10 * 4], 10, new float[8], 2, 1, 4));
+        Assert.Contains("positions", ex.Message);
+
+        ex = Assert.Throws<ArgumentException>(() =>
+            Attention.CachedForward(new float[8], new int[1], new int[1], new float[10 * 4 + 1], new float[10 * 4 + 1], 10, new float[8], 2, 1, 4));
+        Assert.Contains("[10, 4]", ex.Message);
+
+        var range = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            Attention.CachedForward(new float[8], new[] { 2 }, new int[1], new float[2 * 10 * 4], new float[2 * 10 * 4], 10, new float[8], 2, 1, 4));
+        Assert.Contains("slot 2", range.Message);
+
+        range = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            Attention.CachedForward(new float[8], new int[1], new[] { 10 }, new float[2 * 10 * 4], new float[2 * 10 * 4], 10, new float[8], 2, 1, 4));
+        Assert.Contains("position 10", range.Message);
+    }
+}
