@@ -1,0 +1,99 @@
+using ChatForge.Engine.Model;
+
+namespace ChatForge.Engine.Inference;
+
+/// <summary>
+/// Keys and values of every past position, per layer: K and V each [slots, maxT, Hkv·hd] floats, row-major,
+/// so one sequence's history is contiguous. A sequence owns one slot from Allocate until Free; Length(slot)
+/// is how many positions of that slot hold valid keys and values.
+/// </summary>
+public sealed class KvCache
+{
+    readonly float[][] _keys;
+    readonly float[][] _values;
+    readonly int[] _length;
+    readonly bool[] _inUse;
+    readonly Stack<int> _free = new();
+
+    public int Layers { get; }
+    public int Slots { get; }
+    public int MaxT { get; }
+    /// <summary>Floats per position per layer: Hkv·hd.</summary>
+    public int KvDim { get; }
+    public int FreeSlots => _free.Count;
+    public long Bytes => 2L * Layers * Slots * MaxT * KvDim * sizeof(float);
+
+    public KvCache(ModelConfig config, int slots, int maxT)
+    {
+        config.Validate();
+        if (slots <= 0) throw new ArgumentOutOfRangeException(nameof(slots), slots, "KV cache: slots must be positive.");
+        if (maxT <= 0 || maxT > config.ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(maxT), maxT, $"KV cache: maxT must be in [1, context length {config.ContextLength}].");
+        Layers = config.NumLayers;
+        Slots = slots;
+        MaxT = maxT;
+        KvDim = config.NumKvHeads * config.HeadDim;
+        long perLayer = (long)slots * maxT * KvDim;
+        if (perLayer > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(slots), $"KV cache: {slots} slots × {maxT} positions × {KvDim} floats exceeds one array per layer; use fewer slots or a shorter maxT.");
+        _keys = new float[Layers][];
+        _values = new float[Layers][];
+        for (int l = 0; l < Layers; l++)
+        {
+            _keys[l] = GC.AllocateUninitializedArray<float>((int)perLayer, pinned: true);
+            _values[l] = GC.AllocateUninitializedArray<float>((int)perLayer, pinned: true);
+        }
+        _length = new int[slots];
+        _inUse = new bool[slots];
+        for (int s = slots - 1; s >= 0; s--) _free.Push(s);
+    }
+
+    public Span<float> Keys(int layer) => _keys[layer];
+    public Span<float> Values(int layer) => _values[layer];
+
+    /// <summary>Start of (slot, position) inside a layer's K or V array.</summary>
+    public int Offset(int slot, int position) => (slot * MaxT + position) * KvDim;
+
+    /// <summary>Takes a free slot (length 0), or returns -1 when every slot is in use.</summary>
+    public int Allocate()
+    {
+        if (_free.Count == 0) return -1;
+        int slot = _free.Pop();
+        _inUse[slot] = true;
+        _length[slot] = 0;
+        return slot;
+    }
+
+    public void Free(int slot)
+    {
+        CheckInUse(slot);
+        _inUse[slot] = false;
+        _length[slot] = 0;
+        _free.Push(slot);
+    }
+
+    public bool InUse(int slot) => (uint)slot < (uint)Slots && _inUse[slot];
+
+    public int Length(int slot)
+    {
+        CheckInUse(slot);
+        return _length[slot];
+    }
+
+    /// <summary>
+    /// Sets how many positions of the slot are valid. Lowering it rolls the sequence back (the next forward
+    /// overwrites from there); raising it is the forward pass's job after it wrote those positions.
+    /// </summary>
+    public void SetLength(int slot, int length)
+    {
+        CheckInUse(slot);
+        if (length < 0 || length > MaxT) throw new ArgumentOutOfRangeException(nameof(length), length, $"KV cache: length must be in [0, {MaxT}].");
+        _length[slot] = length;
+    }
+
+    void CheckInUse(int slot)
+    {
+        if ((uint)slot >= (uint)Slots) throw new ArgumentOutOfRangeException(nameof(slot), slot, $"KV cache: slot must be in [0, {Slots}).");
+        if (!_inUse[slot]) throw new InvalidOperationException($"KV cache: slot {slot} is not allocated.");
+    }
+}
