@@ -1,3 +1,4 @@
+using ChatForge.Data.Dialogues;
 using ChatForge.Engine.Model;
 using ChatForge.Tokenizer;
 using ChatForge.Training.Formats;
@@ -9,9 +10,9 @@ public class SftPackerTests
 {
     static SftRecord Dialogue(string user, string assistant, string? followUp = null, string? second = null)
     {
-        var messages = new List<MessageRecord> { new("system", "be brief"), new("user", user), new("assistant", assistant) };
+        var messages = new List<ChatTurn> { new("system", "be brief"), new("user", user), new("assistant", assistant) };
         if (followUp is not null) { messages.Add(new("user", followUp)); messages.Add(new("assistant", second!)); }
-        return new SftRecord { Id = "x", Messages = messages };
+        return new SftRecord("x", "test", "en", messages);
     }
 
     [Fact]

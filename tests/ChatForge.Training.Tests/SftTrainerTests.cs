@@ -1,3 +1,4 @@
+using ChatForge.Data.Dialogues;
 using ChatForge.Engine.Checkpoints;
 using ChatForge.Engine.Model;
 using ChatForge.Training.Formats;
@@ -8,11 +9,7 @@ namespace ChatForge.Training.Tests;
 
 public class SftTrainerTests
 {
-    static List<SftRecord> Dialogues(int count, int offset = 0) => Enumerable.Range(offset, count).Select(i => new SftRecord
-    {
-        Id = $"d{i}",
-        Messages = [new("user", $"question {i}"), new("assistant", i % 2 == 0 ? "yes" : "no")],
-    }).ToList();
+    static List<SftRecord> Dialogues(int count, int offset = 0) => Enumerable.Range(offset, count).Select(i => new SftRecord($"d{i}", "test", "en", [new("user", $"question {i}"), new("assistant", i % 2 == 0 ? "yes" : "no")])).ToList();
 
     static string PretrainedModel(TempFolder dir)
     {

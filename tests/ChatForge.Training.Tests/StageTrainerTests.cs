@@ -1,3 +1,4 @@
+using ChatForge.Data.Dialogues;
 using ChatForge.Engine.Checkpoints;
 using ChatForge.Engine.Model;
 using ChatForge.Training.Formats;
@@ -16,10 +17,7 @@ public class StageTrainerTests
 
     static List<RankingRecord> Rankings(int count, int offset = 0) => Rankings(Enumerable.Range(offset, count));
 
-    static List<RankingRecord> Rankings(IEnumerable<int> ids) => ids.Select(i => new RankingRecord
-    {
-        Id = $"r{i}", Messages = [new("user", $"question {i}")], Answers = ["Paris", "yes", "no", "question"],
-    }).ToList();
+    static List<RankingRecord> Rankings(IEnumerable<int> ids) => ids.Select(i => new RankingRecord($"r{i}", "test", "en", [new("user", $"question {i}")], ["Paris", "yes", "no", "question"])).ToList();
 
     static string SftModel(TempFolder dir)
     {

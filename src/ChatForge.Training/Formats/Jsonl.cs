@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using ChatForge.Data.Dialogues;
 
 namespace ChatForge.Training.Formats;
 
@@ -27,7 +28,7 @@ public static class Jsonl
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             T? record;
-            try { record = JsonSerializer.Deserialize<T>(line); }
+            try { record = JsonSerializer.Deserialize<T>(line, ChatForge.Data.Jsonl.Options); }
             catch (JsonException e) { throw new InvalidDataException($"{path}:{lineNumber}: malformed JSON ({e.Message}).", e); }
             if (record is null) throw new InvalidDataException($"{path}:{lineNumber}: null record.");
             if (validate(record) is { } problem) throw new InvalidDataException($"{path}:{lineNumber}: {problem}.");
@@ -46,7 +47,7 @@ public static class Jsonl
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         string temp = path + ".tmp";
         using (var writer = new StreamWriter(temp, false, new UTF8Encoding(false)))
-            foreach (var record in records) writer.WriteLine(JsonSerializer.Serialize(record));
+            foreach (var record in records) writer.WriteLine(JsonSerializer.Serialize(record, ChatForge.Data.Jsonl.Options));
         File.Move(temp, path, overwrite: true);
     }
 }

@@ -1,3 +1,4 @@
+using ChatForge.Data.Dialogues;
 using ChatForge.Engine.Checkpoints;
 using ChatForge.Engine.Model;
 using ChatForge.Tokenizer;

@@ -1,3 +1,4 @@
+using ChatForge.Data.Dialogues;
 using ChatForge.Tokenizer;
 using ChatForge.Training.Formats;
 
