@@ -35,6 +35,12 @@ public static class PreSplitPatterns
     public static readonly string HanRunsWithPunctuation =
         Contractions + @"|(?>[^\r\n\p{L}\p{N}]?)(?>\p{L}{1,64})" + Tail;
 
+    /// <summary>Han runs take one leading punctuation mark or space like cl100k ("，床前明月光", " 模型") but are never glued to Latin letters ("使用", "Python").</summary>
+    public static readonly string HanRunsWithPrefix =
+        Contractions +
+        @"|(?>[^\r\n\p{L}\p{N}]?)(?>[" + Han + "]{1,64})" +
+        @"|(?>[^\r\n\p{L}\p{N}]?)(?>[\p{L}-[" + Han + "]]{1,64})" + Tail;
+
     /// <summary>Han runs are chunks of their own, never glued to punctuation or to Latin letters.</summary>
     public static readonly string HanRuns = HanPieces(MaxRun);
 
@@ -48,7 +54,7 @@ public static class PreSplitPatterns
     }
 
     /// <summary>The pattern new tokenizers are trained with (see docs/tokenizer.md for the comparison).</summary>
-    public static readonly string Default = HanRuns;
+    public static readonly string Default = HanRunsWithPrefix;
 
     /// <summary>Named variants, for the <c>--pattern</c> option; anything else is taken as a regex.</summary>
     public static string FromName(string nameOrPattern) => nameOrPattern switch
@@ -56,6 +62,7 @@ public static class PreSplitPatterns
         "default" => Default,
         "han-runs-punct" => HanRunsWithPunctuation,
         "han-runs" => HanRuns,
+        "han-runs-prefix" => HanRunsWithPrefix,
         _ when nameOrPattern.StartsWith("han-", StringComparison.Ordinal) && int.TryParse(nameOrPattern.AsSpan(4), out int n) => HanPieces(n),
         _ => nameOrPattern,
     };

@@ -7,11 +7,11 @@ public sealed class PreSplitPatternTests
     private static string[] Chunks(string pattern, string text) => PreSplitPatterns.Compile(pattern).Matches(text).Select(m => m.Value).ToArray();
 
     [Fact]
-    public void Default_pattern_keeps_han_runs_apart_from_punctuation_and_latin()
+    public void Default_pattern_gives_han_runs_a_leading_mark_but_keeps_them_apart_from_latin()
     {
-        Assert.Equal(["床前明月光", "，", "疑是地上霜", "。"], Chunks(PreSplitPatterns.Default, "床前明月光，疑是地上霜。"));
-        Assert.Equal(["I", "'m", " using", " ", "模型", " GPT", "-", "4", " today", "!\n"], Chunks(PreSplitPatterns.Default, "I'm using 模型 GPT-4 today!\n"));
-        Assert.Equal(["123", "45", "中文", "abc"], Chunks(PreSplitPatterns.Default, "12345中文abc"));
+        Assert.Equal(["床前明月光", "，疑是地上霜", "。"], Chunks(PreSplitPatterns.Default, "床前明月光，疑是地上霜。"));
+        Assert.Equal(["I", "'m", " using", " 模型", " GPT", "-", "4", " today", "!\n"], Chunks(PreSplitPatterns.Default, "I'm using 模型 GPT-4 today!\n"));
+        Assert.Equal(["123", "45", "中文", "abc", "使用", "Python"], Chunks(PreSplitPatterns.Default, "12345中文abc使用Python"));
     }
 
     [Fact]
@@ -19,6 +19,8 @@ public sealed class PreSplitPatternTests
     {
         const string text = "床前明月光，疑是地上霜";
         Assert.Equal(["床前明月光", "，疑是地上霜"], Chunks(PreSplitPatterns.HanRunsWithPunctuation, text));
+        Assert.Equal(["中文abc"], Chunks(PreSplitPatterns.HanRunsWithPunctuation, "中文abc"));
+        Assert.Equal(["床前明月光", "，", "疑是地上霜"], Chunks(PreSplitPatterns.HanRuns, text));
         Assert.Equal(["床前", "明月", "光", "，", "疑是", "地上", "霜"], Chunks(PreSplitPatterns.HanPieces(2), text));
         Assert.Equal(PreSplitPatterns.HanPieces(3), PreSplitPatterns.FromName("han-3"));
         Assert.Equal(PreSplitPatterns.Default, PreSplitPatterns.FromName("default"));
@@ -28,7 +30,7 @@ public sealed class PreSplitPatternTests
     [Fact]
     public void Special_token_text_is_never_one_chunk()
     {
-        foreach (string pattern in new[] { PreSplitPatterns.Default, PreSplitPatterns.HanRunsWithPunctuation, PreSplitPatterns.HanPieces(1) })
+        foreach (string pattern in new[] { PreSplitPatterns.Default, PreSplitPatterns.HanRuns, PreSplitPatterns.HanRunsWithPunctuation, PreSplitPatterns.HanPieces(1) })
             Assert.Equal(["<|", "im", "_end", "|>"], Chunks(pattern, "<|im_end|>"));
     }
 
