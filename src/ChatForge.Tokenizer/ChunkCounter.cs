@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
@@ -15,13 +16,21 @@ internal static class ChunkCounter
     {
         var partials = new ConcurrentBag<Dictionary<string, long>>();
         var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads), CancellationToken = cancellationToken };
-        // NoBuffering: each worker takes one block at a time, so two workers never wait on one big chunk of blocks.
-        Parallel.ForEach(
-            Partitioner.Create(blocks, EnumerablePartitionerOptions.NoBuffering),
-            options,
-            () => new Dictionary<string, long>(StringComparer.Ordinal),
-            (block, _, counts) => { CountBlock(block, pattern, counts); return counts; },
-            partials.Add);
+        try
+        {
+            // NoBuffering: each worker takes one block at a time, so two workers never wait on one big chunk of blocks.
+            Parallel.ForEach(
+                Partitioner.Create(blocks, EnumerablePartitionerOptions.NoBuffering),
+                options,
+                () => new Dictionary<string, long>(StringComparer.Ordinal),
+                (block, _, counts) => { CountBlock(block, pattern, counts); return counts; },
+                partials.Add);
+        }
+        catch (AggregateException ex)
+        {
+            // Callers get the first real error (an unreadable file, a pattern with gaps), not a wrapper.
+            ExceptionDispatchInfo.Throw(ex.Flatten().InnerExceptions[0]);
+        }
 
         Dictionary<string, long>? total = null;
         foreach (var part in partials.OrderByDescending(p => p.Count))

@@ -43,9 +43,10 @@ public static class CorpusReader
     }
 
     /// <summary>Blocks of text from the files, in order; <paramref name="bytesRead"/> is told each file's size once it is read.</summary>
-    public static IEnumerable<string> ReadBlocks(IReadOnlyList<string> files, Action<long>? bytesRead = null)
+    public static IEnumerable<string> ReadBlocks(IReadOnlyList<string> files, Action<long>? bytesRead = null, int blockChars = BlockChars)
     {
-        var buffer = new char[BlockChars];
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockChars, 2);
+        var buffer = new char[blockChars];
         foreach (string file in files)
         {
             using var reader = new StreamReader(file, Utf8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);

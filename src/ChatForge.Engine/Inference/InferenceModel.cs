@@ -23,6 +23,8 @@ public sealed class InferenceModel
     readonly RopeTable? _rope;
     readonly int _d, _hd, _hq, _hkv, _qDim, _kvDim, _qkvDim, _ff, _upDim, _vocab;
     Scratch _scratch = new(0, 0, 0, 0, 0, 0, 0);
+    float[] _dequant = [];
+    readonly Func<long, float[]> _dequantScratch;
     int[] _nextPosition = [];
 
     public ModelConfig Config { get; }
@@ -54,6 +56,14 @@ public sealed class InferenceModel
         _lmHead = new LinearWeight(parameters, _layout.LmHead, format);
         MatmulWeightBytes = _layers.Sum(l => l.Qkv.Bytes + l.Out.Bytes + l.Up.Bytes + l.Down.Bytes) + _lmHead.Bytes;
         if (c.Position == PositionKind.Rope) _rope = new RopeTable(_hd, c.ContextLength, c.RopeTheta);
+        _dequantScratch = DequantScratch;
+    }
+
+    /// <summary>One fp32 buffer, sized to the largest weight, that int8 weights dequantise into for prefill-sized batches.</summary>
+    float[] DequantScratch(long length)
+    {
+        if (_dequant.Length < length) _dequant = GC.AllocateUninitializedArray<float>((int)length, pinned: true);
+        return _dequant;
     }
 
     /// <summary>A cache for up to <paramref name="slots"/> concurrent sequences of at most maxT (default: the context length) positions.</summary>
@@ -85,25 +95,25 @@ public sealed class InferenceModel
             // Attention block: x += out(attention(rope(qkv(norm(x))))).
             Norm(x, w.Slots.AttnNormWeight, w.Slots.AttnNormBias, xn, n, s);
             var qkv = s.Qkv.AsSpan(0, n * _qkvDim);
-            w.Qkv.Apply(xn, qkv, n);
+            w.Qkv.Apply(xn, qkv, n, false, _dequantScratch);
             if (w.Slots.QkvBias is { } qkvBias) Bias.Forward(qkv, _parameters[qkvBias], n, _qkvDim);
             if (_rope is not null) Rope.Forward(qkv, positions, _rope, _hq, _hkv, _hd);
             var q = s.Q.AsSpan(0, n * _qDim);
             StoreKv(qkv, q, rows, cache, l);
             var att = s.Att.AsSpan(0, n * _qDim);
             Attention.CachedForward(q, slots, positions, cache.Keys(l), cache.Values(l), cache.MaxT, att, _hq, _hkv, _hd);
-            w.Out.Apply(att, x, n, accumulate: true);
+            w.Out.Apply(att, x, n, true, _dequantScratch);
             if (w.Slots.OutBias is { } outBias) Bias.Forward(x, _parameters[outBias], n, _d);
 
             // MLP block: x += down(act(up(norm(x)))).
             Norm(x, w.Slots.MlpNormWeight, w.Slots.MlpNormBias, xn, n, s);
             var up = s.Up.AsSpan(0, n * _upDim);
-            w.Up.Apply(xn, up, n);
+            w.Up.Apply(xn, up, n, false, _dequantScratch);
             if (w.Slots.UpBias is { } upBias) Bias.Forward(up, _parameters[upBias], n, _upDim);
             var act = s.Act.AsSpan(0, n * _ff);
             if (Config.Mlp == MlpKind.SwiGlu) SwiGlu.Forward(up, act, n, _ff);
             else Gelu.Forward(up, act);
-            w.Down.Apply(act, x, n, accumulate: true);
+            w.Down.Apply(act, x, n, true, _dequantScratch);
             if (w.Slots.DownBias is { } downBias) Bias.Forward(x, _parameters[downBias], n, _d);
         }
 
@@ -114,7 +124,7 @@ public sealed class InferenceModel
             if (rows[r].WantLogits) x.Slice(r * _d, _d).CopyTo(last.Slice(j++ * _d, _d));
         var lastNorm = s.LastNorm.AsSpan(0, nLogits * _d);
         Norm(last, _layout.FinalNormWeight, _layout.FinalNormBias, lastNorm, nLogits, s);
-        _lmHead.Apply(lastNorm, logits[..(nLogits * _vocab)], nLogits);
+        _lmHead.Apply(lastNorm, logits[..(nLogits * _vocab)], nLogits, false, _dequantScratch);
     }
 
     /// <summary>Copies each row's rotated k and v into the cache at (slot, position) and gathers q contiguously for attention.</summary>

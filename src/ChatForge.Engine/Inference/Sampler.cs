@@ -1,3 +1,5 @@
+using ChatForge.Engine.Training;
+
 namespace ChatForge.Engine.Inference;
 
 /// <summary>

@@ -12,13 +12,16 @@ public static unsafe partial class Attention
     internal const int BlockQ = 64, BlockK = 64;
 
     public static void Forward(ReadOnlySpan<float> qkv, Span<float> output, Span<float> lse, int batch, int t, int nHeads, int nKvHeads, int headDim)
+        => Forward(qkv, output, lse, batch, t, nHeads, nKvHeads, headDim, Simd.Level);
+
+    /// <summary>As the public overload on an explicit path; tests run the Vector512 code even where it is only emulated.</summary>
+    internal static void Forward(ReadOnlySpan<float> qkv, Span<float> output, Span<float> lse, int batch, int t, int nHeads, int nKvHeads, int headDim, SimdLevel level)
     {
         var dims = Dims.Create(batch, t, nHeads, nKvHeads, headDim);
         dims.Check(qkv.Length, (long)batch * t * dims.QkvDim, nameof(qkv), $"[{batch}, {t}, {dims.QkvDim}]");
         dims.Check(output.Length, (long)batch * t * dims.OutDim, nameof(output), $"[{batch}, {t}, {dims.OutDim}]");
         dims.Check(lse.Length, (long)batch * nHeads * t, nameof(lse), $"[{batch}, {nHeads}, {t}]");
         if (batch == 0 || t == 0) return;
-        var level = Simd.Level;
         fixed (float* pQkv = qkv, pOut = output, pLse = lse)
         {
             nint q = (nint)pQkv, o = (nint)pOut, l = (nint)pLse;
@@ -81,6 +84,10 @@ public static unsafe partial class Attention
     /// </summary>
     public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> qkv, ReadOnlySpan<float> output, ReadOnlySpan<float> lse,
         Span<float> dQkv, int batch, int t, int nHeads, int nKvHeads, int headDim)
+        => Backward(dOutput, qkv, output, lse, dQkv, batch, t, nHeads, nKvHeads, headDim, Simd.Level);
+
+    internal static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> qkv, ReadOnlySpan<float> output, ReadOnlySpan<float> lse,
+        Span<float> dQkv, int batch, int t, int nHeads, int nKvHeads, int headDim, SimdLevel level)
     {
         var dims = Dims.Create(batch, t, nHeads, nKvHeads, headDim);
         dims.Check(dOutput.Length, (long)batch * t * dims.OutDim, nameof(dOutput), $"[{batch}, {t}, {dims.OutDim}]");
@@ -89,7 +96,6 @@ public static unsafe partial class Attention
         dims.Check(lse.Length, (long)batch * nHeads * t, nameof(lse), $"[{batch}, {nHeads}, {t}]");
         dims.Check(dQkv.Length, (long)batch * t * dims.QkvDim, nameof(dQkv), $"[{batch}, {t}, {dims.QkvDim}]");
         if (batch == 0 || t == 0) return;
-        var level = Simd.Level;
         fixed (float* pdO = dOutput, pQkv = qkv, pOut = output, pLse = lse, pdQkv = dQkv)
         {
             nint dO = (nint)pdO, q = (nint)pQkv, o = (nint)pOut, l = (nint)pLse, dq = (nint)pdQkv;
@@ -154,7 +160,7 @@ public static unsafe partial class Attention
                     {
                         float* row = p + i * BlockK;
                         int valid = Math.Clamp(i0 + i - j0 + 1, 0, bk);
-                        AttentionBlocks.ExpShiftSum(level, row, valid, lseRow[i0 + i]);
+                        SoftmaxRows.ExpShiftSum(level, row, valid, lseRow[i0 + i]);
                         new Span<float>(row + valid, BlockK - valid).Clear();
                     }
                     AttentionBlocks.MatMul(level, p, 1, BlockK, doBlock, s.OutDim, dV, hd, bk, hd, bq, true);
@@ -186,9 +192,9 @@ public static unsafe partial class Attention
             new Span<float>(scores, bk).Clear();
             return;
         }
-        float newMax = MathF.Max(*max, AttentionBlocks.Max(level, scores, valid));
+        float newMax = MathF.Max(*max, SoftmaxRows.Max(level, scores, valid));
         float alpha = MathF.Exp(*max - newMax); // 0 on the first block: oldMax is −∞
-        float blockSum = AttentionBlocks.ExpShiftSum(level, scores, valid, newMax);
+        float blockSum = SoftmaxRows.ExpShiftSum(level, scores, valid, newMax);
         if (valid < bk) new Span<float>(scores + valid, bk - valid).Clear();
         *sum = *sum * alpha + blockSum;
         *max = newMax;

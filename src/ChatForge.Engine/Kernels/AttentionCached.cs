@@ -18,6 +18,10 @@ public static unsafe partial class Attention
     /// </summary>
     public static void CachedForward(ReadOnlySpan<float> q, ReadOnlySpan<int> slots, ReadOnlySpan<int> positions,
         ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int maxT, Span<float> output, int nHeads, int nKvHeads, int headDim)
+        => CachedForward(q, slots, positions, kCache, vCache, maxT, output, nHeads, nKvHeads, headDim, Simd.Level);
+
+    internal static void CachedForward(ReadOnlySpan<float> q, ReadOnlySpan<int> slots, ReadOnlySpan<int> positions,
+        ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int maxT, Span<float> output, int nHeads, int nKvHeads, int headDim, SimdLevel level)
     {
         CheckHeads(nHeads, nKvHeads, headDim);
         int rows = slots.Length, qDim = nHeads * headDim, kvDim = nKvHeads * headDim;
@@ -57,7 +61,6 @@ public static unsafe partial class Attention
             }
 
             var cache = new CacheDims(nHeads, nKvHeads, headDim, maxT);
-            var level = Simd.Level;
             fixed (float* pq = q, pk = kCache, pv = vCache, po = output)
             fixed (int* ps = slots, pp = positions)
             {

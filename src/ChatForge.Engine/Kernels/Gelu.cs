@@ -13,6 +13,7 @@ public static class Gelu
 {
     const float K0 = 0.7978845608028654f;          // √(2/π)
     const float K0K1 = 0.7978845608028654f * 0.044715f;
+    const float Clamp = 10f;
 
     /// <summary>output = gelu(x), element-wise over any shape; output may be the same span as x.</summary>
     public static unsafe void Forward(ReadOnlySpan<float> x, Span<float> output)
@@ -89,6 +90,8 @@ public static class Gelu
     }
 
     // With s = σ(2u): gelu = x·s and gelu' = s + x·2s(1 − s)·u', u' = √(2/π)·(1 + 3·0.044715·x²).
+    // The second term uses x clamped to ±10: beyond that s(1 − s) is below 1e-35 (0 for x > 10) while x·u' ~ x³
+    // would overflow for |x| > 1e13 and turn 0·∞ into NaN. s itself comes from the unclamped x, so NaN still propagates.
     static void BackwardRange(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> x, Span<float> dx, SimdLevel level)
     {
         ref float pdy = ref MemoryMarshal.GetReference(dOutput);
@@ -102,14 +105,15 @@ public static class Gelu
             var k3 = Vector512.Create(3f * K0K1);
             var one = Vector512<float>.One;
             var two = Vector512.Create(2f);
+            var lim = Vector512.Create(Clamp);
             for (; i <= n - 16; i += 16)
             {
                 var v = Vector512.LoadUnsafe(ref px, (nuint)i);
-                var v2 = v * v;
-                var u = v * Vector512.FusedMultiplyAdd(k1, v2, k0);
+                var u = v * Vector512.FusedMultiplyAdd(k1, v * v, k0);
                 var s = one / (one + Vector512.Exp(-(u + u)));
-                var du = Vector512.FusedMultiplyAdd(k3, v2, k0);
-                var g = Vector512.FusedMultiplyAdd(two * v * s * (one - s), du, s);
+                var vc = Vector512.Min(Vector512.Max(v, -lim), lim);
+                var du = Vector512.FusedMultiplyAdd(k3, vc * vc, k0);
+                var g = Vector512.FusedMultiplyAdd(two * vc * s * (one - s), du, s);
                 (Vector512.LoadUnsafe(ref pdy, (nuint)i) * g).StoreUnsafe(ref pdx, (nuint)i);
             }
         }
@@ -120,23 +124,25 @@ public static class Gelu
             var k3 = Vector256.Create(3f * K0K1);
             var one = Vector256<float>.One;
             var two = Vector256.Create(2f);
+            var lim = Vector256.Create(Clamp);
             for (; i <= n - 8; i += 8)
             {
                 var v = Vector256.LoadUnsafe(ref px, (nuint)i);
-                var v2 = v * v;
-                var u = v * Vector256.FusedMultiplyAdd(k1, v2, k0);
+                var u = v * Vector256.FusedMultiplyAdd(k1, v * v, k0);
                 var s = one / (one + Vector256.Exp(-(u + u)));
-                var du = Vector256.FusedMultiplyAdd(k3, v2, k0);
-                var g = Vector256.FusedMultiplyAdd(two * v * s * (one - s), du, s);
+                var vc = Vector256.Min(Vector256.Max(v, -lim), lim);
+                var du = Vector256.FusedMultiplyAdd(k3, vc * vc, k0);
+                var g = Vector256.FusedMultiplyAdd(two * vc * s * (one - s), du, s);
                 (Vector256.LoadUnsafe(ref pdy, (nuint)i) * g).StoreUnsafe(ref pdx, (nuint)i);
             }
         }
         for (; i < n; i++)
         {
-            float v = Unsafe.Add(ref px, i), v2 = v * v;
-            float u = v * (K0 + K0K1 * v2);
+            float v = Unsafe.Add(ref px, i);
+            float u = v * (K0 + K0K1 * v * v);
             float s = 1f / (1f + MathF.Exp(-2f * u));
-            float g = s + 2f * v * s * (1f - s) * (K0 + 3f * K0K1 * v2);
+            float vc = Math.Clamp(v, -Clamp, Clamp);
+            float g = s + 2f * vc * s * (1f - s) * (K0 + 3f * K0K1 * vc * vc);
             Unsafe.Add(ref pdx, i) = Unsafe.Add(ref pdy, i) * g;
         }
     }

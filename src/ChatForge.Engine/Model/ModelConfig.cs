@@ -36,6 +36,8 @@ public sealed record ModelConfig
     /// <summary>Biases on the MLP projections (GPT-2).</summary>
     [JsonPropertyName("mlp_bias")] public bool MlpBias { get; init; }
     [JsonPropertyName("tie_word_embeddings")] public bool TieEmbeddings { get; init; } = true;
+    /// <summary>A scalar head score.weight [1, d] on the final hidden state: reward models and PPO critics.</summary>
+    [JsonPropertyName("score_head")] public bool ScoreHead { get; init; }
 
     [JsonIgnore] public int HeadDim => HeadDimOverride > 0 ? HeadDimOverride : HiddenSize / Math.Max(1, NumHeads);
     [JsonIgnore] public int QkvDim => (NumHeads + 2 * NumKvHeads) * HeadDim;

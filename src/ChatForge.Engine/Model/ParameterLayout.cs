@@ -24,7 +24,8 @@ public sealed record LayerSlots(
 ///   layers.{i}.attn_norm.{weight,bias}; layers.{i}.attn.qkv.{weight [(Hq+2Hkv)·hd, d], bias};
 ///   layers.{i}.attn.out.{weight [d, Hq·hd], bias}; layers.{i}.mlp_norm.{weight,bias};
 ///   layers.{i}.mlp.up.{weight, bias} — [ff, d] for GELU, [2·ff, d] for SwiGLU (gate rows first, then up);
-///   layers.{i}.mlp.down.{weight [d, ff], bias}; final_norm.{weight,bias}; lm_head.weight [V, d] (untied only).
+///   layers.{i}.mlp.down.{weight [d, ff], bias}; final_norm.{weight,bias}; lm_head.weight [V, d] (untied only);
+///   score.weight [1, d] (reward models and critics only, as Hugging Face's *ForSequenceClassification).
 /// </summary>
 public sealed class ParameterLayout
 {
@@ -40,6 +41,8 @@ public sealed class ParameterLayout
     public TensorSlot? FinalNormBias { get; }
     /// <summary>The LM head's weight: the token embedding when tied.</summary>
     public TensorSlot LmHead { get; }
+    /// <summary>The scalar (reward / value) head, when the config has one.</summary>
+    public TensorSlot? Score { get; }
 
     readonly List<TensorSlot> _tensors = new();
     readonly Dictionary<string, TensorSlot> _byName = new();
@@ -79,6 +82,7 @@ public sealed class ParameterLayout
         FinalNormWeight = Add("final_norm.weight", false, d);
         FinalNormBias = layerNorm ? Add("final_norm.bias", false, d) : null;
         LmHead = config.TieEmbeddings ? TokenEmbedding : Add("lm_head.weight", true, config.VocabSize, d);
+        if (config.ScoreHead) Score = Add("score.weight", false, 1, d);
         TotalLength = _next;
     }
 

@@ -6,6 +6,9 @@ namespace ChatForge.Engine.Tests.Kernels;
 [Collection("Simd")]
 public class AttentionTests
 {
+    /// <summary>Every path, each passed explicitly: Vector512 code runs (emulated, slowly) even on CPUs without AVX-512.</summary>
+    internal static readonly SimdLevel[] AllLevels = [SimdLevel.Scalar, SimdLevel.Vector256, SimdLevel.Vector512];
+
     // (batch, t, heads, kvHeads, headDim): MHA and GQA, T = 1, T below / equal / not a multiple of the 64 block, odd head dims.
     public static TheoryData<int, int, int, int, int> ForwardCases => new()
     {
@@ -25,12 +28,11 @@ public class AttentionTests
         int qkvDim = (heads + 2 * kvHeads) * hd;
         var qkv = Random(batch * t * qkvDim, seed: t * 31 + hd, amplitude: 2f);
         var (expected, expectedLse) = AttentionReference.Forward(qkv, batch, t, heads, kvHeads, hd);
-        foreach (var level in Simd.Supported())
-        using (Simd.Force(level))
+        foreach (var level in AllLevels)
         {
             var output = new float[batch * t * heads * hd];
             var lse = new float[batch * heads * t];
-            Attention.Forward(qkv, output, lse, batch, t, heads, kvHeads, hd);
+            Attention.Forward(qkv, output, lse, batch, t, heads, kvHeads, hd, level);
             AssertClose(expected, output, 2e-5, 1e-4, $"output at {level}");
             AssertClose(expectedLse, lse, 2e-5, 1e-5, $"lse at {level}");
         }
@@ -46,15 +48,14 @@ public class AttentionTests
         var qkv = Random(batch * t * qkvDim, seed: 7 + t, amplitude: 2f);
         var dOutput = Random(batch * t * outDim, seed: 11 + t);
         var expected = AttentionReference.Backward(dOutput, qkv, batch, t, heads, kvHeads, hd);
-        foreach (var level in Simd.Supported())
-        using (Simd.Force(level))
+        foreach (var level in AllLevels)
         {
             var output = new float[batch * t * outDim];
             var lse = new float[batch * heads * t];
-            Attention.Forward(qkv, output, lse, batch, t, heads, kvHeads, hd);
+            Attention.Forward(qkv, output, lse, batch, t, heads, kvHeads, hd, level);
             var dQkv = new float[qkv.Length];
             Array.Fill(dQkv, float.NaN); // the backward must overwrite every element
-            Attention.Backward(dOutput, qkv, output, lse, dQkv, batch, t, heads, kvHeads, hd);
+            Attention.Backward(dOutput, qkv, output, lse, dQkv, batch, t, heads, kvHeads, hd, level);
             AssertClose(expected, dQkv, 1e-4, 1e-3, $"dQkv at {level}");
         }
     }
@@ -85,14 +86,13 @@ public class AttentionTests
             qkv[i] = saved;
             numeric[i] = (plus - minus) / ((double)(saved + eps) - (saved - eps));
         }
-        foreach (var level in Simd.Supported())
-        using (Simd.Force(level))
+        foreach (var level in AllLevels)
         {
             var output = new float[batch * t * outDim];
             var lse = new float[batch * heads * t];
-            Attention.Forward(qkv, output, lse, batch, t, heads, kvHeads, hd);
+            Attention.Forward(qkv, output, lse, batch, t, heads, kvHeads, hd, level);
             var dQkv = new float[qkv.Length];
-            Attention.Backward(dOutput, qkv, output, lse, dQkv, batch, t, heads, kvHeads, hd);
+            Attention.Backward(dOutput, qkv, output, lse, dQkv, batch, t, heads, kvHeads, hd, level);
             AssertClose(numeric, dQkv, 2e-4, 2e-3, $"dQkv vs finite differences at {level}");
         }
     }
@@ -115,23 +115,22 @@ public class AttentionTests
             qkv.AsSpan(i * qkvDim + qDim, kvDim).CopyTo(kCache.AsSpan((slot * maxT + i) * kvDim));
             qkv.AsSpan(i * qkvDim + qDim + kvDim, kvDim).CopyTo(vCache.AsSpan((slot * maxT + i) * kvDim));
         }
-        foreach (var level in Simd.Supported())
-        using (Simd.Force(level))
+        foreach (var level in AllLevels)
         {
             var expected = new float[t * qDim];
-            Attention.Forward(qkv, expected, new float[heads * t], 1, t, heads, kvHeads, hd);
+            Attention.Forward(qkv, expected, new float[heads * t], 1, t, heads, kvHeads, hd, level);
 
             // The whole prompt at once, then the same prompt in two chunks (a prefill continuing an existing cache).
             var slots = Enumerable.Repeat(slot, t).ToArray();
             var positions = Enumerable.Range(0, t).ToArray();
             var whole = new float[t * qDim];
-            Attention.CachedForward(q, slots, positions, kCache, vCache, maxT, whole, heads, kvHeads, hd);
+            Attention.CachedForward(q, slots, positions, kCache, vCache, maxT, whole, heads, kvHeads, hd, level);
             AssertClose(expected, whole, 2e-6, 2e-5, $"prefill at {level}");
 
             const int split = 70;
             var chunked = new float[t * qDim];
-            Attention.CachedForward(q.AsSpan(0, split * qDim), slots.AsSpan(0, split), positions.AsSpan(0, split), kCache, vCache, maxT, chunked.AsSpan(0, split * qDim), heads, kvHeads, hd);
-            Attention.CachedForward(q.AsSpan(split * qDim), slots.AsSpan(split), positions.AsSpan(split), kCache, vCache, maxT, chunked.AsSpan(split * qDim), heads, kvHeads, hd);
+            Attention.CachedForward(q.AsSpan(0, split * qDim), slots.AsSpan(0, split), positions.AsSpan(0, split), kCache, vCache, maxT, chunked.AsSpan(0, split * qDim), heads, kvHeads, hd, level);
+            Attention.CachedForward(q.AsSpan(split * qDim), slots.AsSpan(split), positions.AsSpan(split), kCache, vCache, maxT, chunked.AsSpan(split * qDim), heads, kvHeads, hd, level);
             AssertClose(expected, chunked, 2e-6, 2e-5, $"chunked prefill at {level}");
         }
     }
@@ -150,15 +149,14 @@ public class AttentionTests
         var vCache = Random(slotCount * maxT * kvDim, seed: 32);
         var q = Random(slots.Length * qDim, seed: 33, amplitude: 2f);
         var positions = lengths.Select(l => l - 1).ToArray();
-        foreach (var level in Simd.Supported())
-        using (Simd.Force(level))
+        foreach (var level in AllLevels)
         {
             var batched = new float[slots.Length * qDim];
-            Attention.CachedForward(q, slots, positions, kCache, vCache, maxT, batched, heads, kvHeads, hd);
+            Attention.CachedForward(q, slots, positions, kCache, vCache, maxT, batched, heads, kvHeads, hd, level);
             for (int r = 0; r < slots.Length; r++)
             {
                 var alone = new float[qDim];
-                Attention.CachedForward(q.AsSpan(r * qDim, qDim), slots.AsSpan(r, 1), positions.AsSpan(r, 1), kCache, vCache, maxT, alone, heads, kvHeads, hd);
+                Attention.CachedForward(q.AsSpan(r * qDim, qDim), slots.AsSpan(r, 1), positions.AsSpan(r, 1), kCache, vCache, maxT, alone, heads, kvHeads, hd, level);
                 Assert.Equal(alone, batched.AsSpan(r * qDim, qDim).ToArray());
 
                 // Reference: the sequence as a qkv block whose last row carries this query.
@@ -173,6 +171,26 @@ public class AttentionTests
                 var (expected, _) = AttentionReference.Forward(qkv, 1, len, heads, kvHeads, hd);
                 AssertClose(expected.AsSpan((len - 1) * qDim, qDim), alone, 2e-5, 1e-4, $"decode row {r} at {level}");
             }
+        }
+    }
+
+    [Fact]
+    public void Public_overloads_follow_the_forced_level()
+    {
+        const int t = 70, heads = 4, kvHeads = 2, hd = 16, qkvDim = (heads + 2 * kvHeads) * hd;
+        var qkv = Random(t * qkvDim, seed: 41);
+        var dOutput = Random(t * heads * hd, seed: 42);
+        foreach (var level in Simd.Supported())
+        using (Simd.Force(level))
+        {
+            float[] output = new float[t * heads * hd], lse = new float[heads * t], dQkv = new float[qkv.Length];
+            float[] output2 = new float[t * heads * hd], lse2 = new float[heads * t], dQkv2 = new float[qkv.Length];
+            Attention.Forward(qkv, output, lse, 1, t, heads, kvHeads, hd);
+            Attention.Backward(dOutput, qkv, output, lse, dQkv, 1, t, heads, kvHeads, hd);
+            Attention.Forward(qkv, output2, lse2, 1, t, heads, kvHeads, hd, level);
+            Attention.Backward(dOutput, qkv, output2, lse2, dQkv2, 1, t, heads, kvHeads, hd, level);
+            Assert.Equal(output2, output);
+            Assert.Equal(dQkv2, dQkv);
         }
     }
 
