@@ -42,6 +42,10 @@ public sealed class BrowserTests
         var page = await context.NewPageAsync();
         var failedRequests = new List<string>();
         page.RequestFailed += (_, r) => { if (!r.Url.StartsWith(server.Url)) failedRequests.Add(r.Url); };
+        var consoleErrors = new List<string>();
+        page.Console += (_, m) => { if (m.Type == "error") consoleErrors.Add(m.Text); };
+        page.PageError += (_, e) => consoleErrors.Add(e);
+        page.Response += (_, r) => { if (r.Status >= 400) consoleErrors.Add($"{r.Status} {r.Url}"); };
         var scriptRan = false;
         page.Dialog += async (_, d) => { scriptRan |= d.Message.Contains("pwned"); await d.DismissAsync(); };
 
@@ -107,6 +111,15 @@ public sealed class BrowserTests
         await page.ClickAsync(".sidebar .lang-toggle");
         Assert.Equal("+ 新对话", await page.Locator("#new-chat").TextContentAsync());
         Assert.Equal("继续", await page.Locator(".msg.assistant .continue").TextContentAsync());
+
+        // The admin page shows the 👎 in the feedback statistics of the model version.
+        await page.SetViewportSizeAsync(1100, 720);
+        await page.GotoAsync(server.Url + "/admin.html");
+        var statsRow = page.Locator("#stats tr").Nth(1);
+        await statsRow.WaitForAsync();
+        Assert.Contains("0.0 %", await statsRow.TextContentAsync());
+        Assert.Contains("browser_user", await page.Locator("#users").TextContentAsync());
+        Assert.Empty(consoleErrors);
     }
 
     [SkippableFact]

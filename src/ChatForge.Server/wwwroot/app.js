@@ -11,7 +11,7 @@ const I18N = {
     send: "Send", stop: "Stop", continue: "Continue", regenerate: "Regenerate", edit: "Edit", cancel: "Cancel", good: "Good answer", bad: "Bad answer",
     commentPrompt: "What was wrong or right? (optional)", submit: "Submit", truncated: "The answer reached the length limit.",
     stopped: "Stopped.", errorStatus: "Error", noModel: "No model is loaded", confirmDelete: "Delete this chat?", newChatTitle: "New chat",
-    empty: "Start a conversation.", thanks: "Thanks for the feedback", comment: "Comment",
+    empty: "Start a conversation.", workspace: "Trainer / admin", thanks: "Thanks for the feedback", comment: "Comment",
   },
   zh: {
     tagline: "和你自己的模型聊天。免费注册。", username: "用户名", password: "密码", email: "邮箱（可选）",
@@ -21,7 +21,7 @@ const I18N = {
     send: "发送", stop: "停止", continue: "继续", regenerate: "重新生成", edit: "编辑", cancel: "取消", good: "好回答", bad: "差回答",
     commentPrompt: "哪里好或不好？（可选）", submit: "提交", truncated: "回答已达到长度上限。",
     stopped: "已停止。", errorStatus: "错误", noModel: "没有加载模型", confirmDelete: "删除这个对话？", newChatTitle: "新对话",
-    empty: "开始对话吧。", thanks: "感谢反馈", comment: "评论",
+    empty: "开始对话吧。", workspace: "训练 / 管理", thanks: "感谢反馈", comment: "评论",
   },
 };
 
@@ -151,6 +151,7 @@ function renderChatList() {
     nav.append(a);
   }
   $("me").textContent = state.me ? `${state.me.username} (${state.me.role})` : "";
+  $("admin-link").hidden = !state.me || state.me.role === "user";
 }
 
 async function openChat(id) {
