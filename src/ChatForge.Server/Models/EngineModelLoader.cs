@@ -1,0 +1,44 @@
+using System.Security.Cryptography;
+using ChatForge.Engine.Checkpoints;
+using ChatForge.Engine.Inference;
+using ChatForge.Tokenizer;
+using Microsoft.Extensions.Options;
+
+namespace ChatForge.Server.Models;
+
+/// <summary>
+/// Loads a model folder for the local engine: config.json + model.safetensors through Checkpoint (shapes
+/// validated), the tokenizer files through the tokenizer library, and starts a continuous-batching
+/// Generator with MaxConcurrentGenerations slots.
+/// </summary>
+public sealed class EngineModelLoader(IOptions<ServerOptions> options, Func<string, IChatTokenizer> loadTokenizer) : ILocalModelLoader
+{
+    public EngineModelLoader(IOptions<ServerOptions> options) : this(options, DefaultTokenizer) { }
+
+    public static IChatTokenizer DefaultTokenizer(string dir) => TokenizerLoader.Load(dir);
+
+    public ModelBackend Load(string dir, string name)
+    {
+        string full = Path.GetFullPath(dir);
+        if (!Directory.Exists(full)) throw new DirectoryNotFoundException($"no model folder at {full}");
+        var tokenizer = loadTokenizer(full);
+        var parameters = Checkpoint.LoadParameters(full);
+        var config = parameters.Layout.Config;
+        if (config.VocabSize < tokenizer.VocabSize)
+            throw new InvalidDataException($"{Path.Combine(full, Checkpoint.ConfigFile)}: vocab_size {config.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} tokens.");
+        var model = new InferenceModel(parameters);
+        var generator = new Generator(model, new GeneratorOptions { MaxConcurrent = Math.Max(1, options.Value.MaxConcurrentGenerations) });
+        return new LocalModelBackend(generator, tokenizer, VersionOf(full), name, generator);
+    }
+
+    /// <summary>"folder-hash": the folder name and a hash of the weights file's size and first MiB, so every retrained model gets a new version.</summary>
+    public static string VersionOf(string dir)
+    {
+        var file = new FileInfo(Path.Combine(dir, Checkpoint.ModelFile));
+        using var stream = file.OpenRead();
+        var head = new byte[Math.Min(1 << 20, file.Length)];
+        stream.ReadExactly(head);
+        var hash = SHA256.HashData([.. head, .. BitConverter.GetBytes(file.Length)]);
+        return $"{Path.GetFileName(dir.TrimEnd('/'))}-{Convert.ToHexStringLower(hash)[..10]}";
+    }
+}
