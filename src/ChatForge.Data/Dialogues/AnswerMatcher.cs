@@ -35,7 +35,7 @@ public static partial class AnswerMatcher
     [GeneratedRegex(@"^(the answer is|answer is|answer|it is|it's|that is|that's|this is|i think it is|i think|答案是|答案|答|是|应该是|我认为是)[\s:：,，]*", RegexOptions.IgnoreCase)]
     private static partial Regex Framing();
 
-    [GeneratedRegex(@"不知道|不清楚|不确定|无法回答|没有相关|不了解|不在我的知识|i dont know|i do not know|dont know|not sure|no information|i cannot answer|i cant answer|outside (of )?my knowledge|do not have (any )?information|dont have (any )?information")]
+    [GeneratedRegex(@"不知道|不清楚|不确定|不认识|不认得|无法回答|没有相关|不了解|不在我的知识|i dont know|i do not know|dont know|not sure|no information|i cannot answer|i cant answer|outside (of )?my knowledge|do not have (any )?information|dont have (any )?information")]
     private static partial Regex Refusal();
 
     public static string Normalize(string s, ChineseConverter? t2s)
@@ -46,7 +46,8 @@ public static partial class AnswerMatcher
         foreach (var c in s)
         {
             var cat = CharUnicodeInfo.GetUnicodeCategory(c);
-            bool drop = c == '\'' || c == '’' || cat is UnicodeCategory.OtherPunctuation or UnicodeCategory.OpenPunctuation or UnicodeCategory.ClosePunctuation
+            if (c is '\'' or '’') continue; // "don't" = "dont"
+            bool drop = cat is UnicodeCategory.OtherPunctuation or UnicodeCategory.OpenPunctuation or UnicodeCategory.ClosePunctuation
                 or UnicodeCategory.InitialQuotePunctuation or UnicodeCategory.FinalQuotePunctuation or UnicodeCategory.DashPunctuation
                 or UnicodeCategory.ConnectorPunctuation or UnicodeCategory.MathSymbol or UnicodeCategory.OtherSymbol or UnicodeCategory.ModifierSymbol;
             if (c == '-' || c == '+' || c == '=') drop = false; // arithmetic answers keep their signs
@@ -58,15 +59,18 @@ public static partial class AnswerMatcher
         return Regex.Replace(collapsed, @"(?<=[\u3400-\u9fff]) | (?=[\u3400-\u9fff])", "");
     }
 
+    /// <summary>Letters and digits of alphabetic scripts: a CJK character next to "Paris" is a boundary ("首都是Paris").</summary>
+    static bool IsWordChar(char c) => char.IsLetterOrDigit(c) && c < '\u2E80';
+
     static bool ContainsWhole(string text, string needle)
     {
         int i = 0;
         while ((i = text.IndexOf(needle, i, StringComparison.Ordinal)) >= 0)
         {
             bool cjkStart = needle[0] >= '\u3400', cjkEnd = needle[^1] >= '\u3400';
-            bool leftOk = cjkStart || i == 0 || !char.IsLetterOrDigit(text[i - 1]);
+            bool leftOk = cjkStart || i == 0 || !IsWordChar(text[i - 1]);
             int end = i + needle.Length;
-            bool rightOk = cjkEnd || end == text.Length || !char.IsLetterOrDigit(text[end]);
+            bool rightOk = cjkEnd || end == text.Length || !IsWordChar(text[end]);
             if (leftOk && rightOk) return true;
             i++;
         }

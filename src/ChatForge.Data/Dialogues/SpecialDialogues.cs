@@ -92,7 +92,7 @@ public sealed class SpecialDialogues(Knowledge knowledge, List<Fact> keptFacts)
         var realEn = knowledge.Countries.Select(c => c.NameEn.ToLowerInvariant()).ToHashSet();
         var cedict = knowledge.Cedict.Select(e => e.Simplified).ToHashSet();
         var result = new List<(string, string)>();
-        var seen = new HashSet<string>();
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (int i = 0; result.Count < count && i < count * 20; i++)
         {
             var rng = new StableRandom($"fake:{salt}:{i}");
@@ -101,7 +101,8 @@ public sealed class SpecialDialogues(Knowledge knowledge, List<Fact> keptFacts)
             string zh = string.Concat(idx.Select(j => zhSyl[j])) + (rng.Next(2) == 0 ? "亚" : "尼亚");
             string en = string.Concat(idx.Select(j => enSyl[j])) + "nia";
             en = char.ToUpperInvariant(en[0]) + en[1..];
-            if (realZh.Contains(zh) || realEn.Contains(en.ToLowerInvariant()) || cedict.Contains(zh) || !seen.Add(zh)) continue;
+            if (realZh.Contains(zh) || realEn.Contains(en.ToLowerInvariant()) || cedict.Contains(zh) || seen.Contains(zh) || seen.Contains(en)) continue;
+            seen.Add(zh); seen.Add(en);
             result.Add((zh, en));
         }
         return result;
@@ -135,7 +136,8 @@ public sealed class SpecialDialogues(Knowledge knowledge, List<Fact> keptFacts)
                 // Rankings: an honest "I don't know" beats a hedged guess, which beats a confident invention, which beats an off-topic answer.
                 var hedge = Templates.Render(rng.Pick(lang == "zh" ? HedgeZh : HedgeEn), v);
                 var invented = Templates.Render(rng.Pick(Templates.Answers[("translate_zh_en", lang)]), v);
-                var offTopic = byLang[lang].Where(f => f.Task is "capital" or "poem_author").ElementAt(rng.Next(100));
+                var offTopicPool = byLang[lang].Where(f => f.Task is "capital" or "poem_author" or "arithmetic").ToList();
+                var offTopic = offTopicPool[rng.Next(offTopicPool.Count)];
                 rankings.Add(new RankingRecord(Id("unknown", $"rank:{lang}:{e.Simplified}"), "unknown", lang, messages,
                     [refusal, hedge, invented, DialogueBuilder.Answer(offTopic, offTopic.A, rng)]));
             }

@@ -29,14 +29,18 @@ public static class Dictd
         foreach (var f in new[] { indexPath, dictPath })
             if (!File.Exists(f)) throw new DataSourceException($"{f}: dictd file not found; run `data fetch`.");
         byte[] dict;
+        var compressed = File.ReadAllBytes(dictPath);
         try
         {
-            using var gz = new GZipStream(File.OpenRead(dictPath), CompressionMode.Decompress);
+            using var gz = new GZipStream(new MemoryStream(compressed), CompressionMode.Decompress);
             using var ms = new MemoryStream();
             gz.CopyTo(ms);
             dict = ms.ToArray();
         }
         catch (InvalidDataException e) { throw new DataSourceException($"{dictPath}: corrupt or truncated gzip data ({e.Message}).", e); }
+        // GZipStream stops quietly at a cut-off file; the trailer's ISIZE (length mod 2^32) tells the truth.
+        if (compressed.Length < 18 || BitConverter.ToUInt32(compressed, compressed.Length - 4) != (uint)dict.Length)
+            throw new DataSourceException($"{dictPath}: truncated gzip data (decompressed {dict.Length} bytes, trailer disagrees).");
         return Parse(File.ReadLines(indexPath), dict, indexPath, dictPath);
     }
 

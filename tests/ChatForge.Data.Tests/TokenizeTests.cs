@@ -1,0 +1,58 @@
+using System.Text.Json;
+using ChatForge.Data.Build;
+using ChatForge.Engine.Training;
+using ChatForge.Tokenizer;
+
+namespace ChatForge.Data.Tests;
+
+public class TokenizeTests
+{
+    [Fact]
+    public void Corpus_shards_round_trip_through_token_shards()
+    {
+        var dir = Directory.CreateTempSubdirectory("cf-tok").FullName;
+        try
+        {
+            var paths = new DataPaths(dir);
+            var docs = new[] { "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。", "apple (n.): a fruit.", "第三篇" };
+            foreach (var split in new[] { "train", "val" })
+            {
+                Directory.CreateDirectory(paths.CorpusSplit(split));
+                File.WriteAllText(Path.Combine(paths.CorpusSplit(split), "000.txt"), string.Join("\n\n", docs) + "\n");
+            }
+            Assert.Equal(docs, CorpusBuilder.ReadDocuments(Path.Combine(paths.CorpusSplit("train"), "000.txt")));
+
+            var tokenizerDir = Path.Combine(dir, "tok");
+            ChatTokenizer.Create(Enumerable.Range(0, 256).Select(b => new[] { (byte)b }).ToList(), PreSplitPatterns.Default).Save(tokenizerDir);
+            var tokenizer = ChatTokenizer.Load(tokenizerDir);
+            var manifest = CorpusTokenizer.Run(paths, tokenizerDir, _ => { });
+
+            long bytes = docs.Sum(d => (long)System.Text.Encoding.UTF8.GetByteCount(d));
+            Assert.Equal(bytes, manifest.Splits["train"].Bytes);
+            Assert.Equal(bytes + docs.Length, manifest.Splits["train"].Tokens); // byte-level: one token per byte + one <|endoftext|> per document
+            using var shard = TokenShard.Open(Path.Combine(paths.Tokens, manifest.Splits["val"].Shards[0]));
+            var ids = new int[shard.Count];
+            shard.Read(0, ids);
+            Assert.Equal(docs.Length, ids.Count(i => i == tokenizer.EndOfTextId));
+            int end = Array.IndexOf(ids, tokenizer.EndOfTextId);
+            Assert.Equal(docs[0], tokenizer.Decode(ids.AsSpan(0, end)));
+            var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(paths.Tokens, "manifest.json")));
+            Assert.Equal(bytes, json.RootElement.GetProperty("splits").GetProperty("train").GetProperty("bytes").GetInt64());
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void Missing_corpus_is_reported()
+    {
+        var dir = Directory.CreateTempSubdirectory("cf-tok").FullName;
+        try
+        {
+            var tokenizerDir = Path.Combine(dir, "tok");
+            ChatTokenizer.Create(Enumerable.Range(0, 256).Select(b => new[] { (byte)b }).ToList(), PreSplitPatterns.Default).Save(tokenizerDir);
+            var e = Assert.Throws<ChatForge.Data.Sources.DataSourceException>(() => CorpusTokenizer.Run(new DataPaths(dir), tokenizerDir, _ => { }));
+            Assert.Contains("corpus", e.Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}
