@@ -109,6 +109,7 @@ public static class StageCli
     {
         try { return body(); }
         catch (TrainingDivergedException e) { Console.Error.WriteLine($"{name}: {e.Message}"); return 3; }
+        catch (OperationCanceledException e) { Console.Error.WriteLine($"{name}: {e.Message}"); return 130; }
         catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or InvalidOperationException
             or UnauthorizedAccessException or TokenizerFileException or JsonException or FormatException)
         {
