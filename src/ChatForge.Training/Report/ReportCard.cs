@@ -71,7 +71,7 @@ public static class ReportCard
                 md.AppendLine("|---|" + string.Concat(columns.Select(_ => "---:|")));
                 foreach (var task in tasks.Select(t => t.Task).Distinct().Order(StringComparer.Ordinal))
                     md.AppendLine($"| {task} | " + string.Join(" | ", columns.Select(c =>
-                        evaluations.First(e => e.Model == c.Model).Metrics.TryGetValue($"acc/{task}/{c.Lang}", out var v) ? v.ToString("P0", inv) : "–")) + " |");
+                        evaluations.First(e => e.Model == c.Model).Metrics.TryGetValue($"acc/{task}/{c.Lang}", out var v) ? (v * 100).ToString("0", inv) + "%" : "–")) + " |");
                 md.AppendLine();
             }
         }
