@@ -155,7 +155,7 @@ public static class StageCli
                 if (File.Exists(train))
                 {
                     trainFiles.Add(train);
-                    if (File.Exists(v) && val is null) valFiles.Add(v);
+                    if (File.Exists(v) && val is null or { Length: 0 }) valFiles.Add(v);
                 }
                 else
                 {
@@ -223,13 +223,19 @@ public static class StageCli
         }
 
         /// <summary>Defaults from the option defaults (a new run) or the run's saved options (a resume).</summary>
-        public StageOptions Defaults(ParseResult parse, string runDirectory, bool resuming) =>
-            resuming ? SavedOptions(runDirectory) : new StageOptions
+        public StageOptions Defaults(ParseResult parse, string runDirectory, bool resuming)
+        {
+            if (resuming) return SavedOptions(runDirectory);
+            var d = new StageOptions();
+            // Options a command does not have (--seq for rm, --beta for sft) keep StageOptions' defaults.
+            T V<T>(Option<T> o, T fallback) => parse.GetResult(o) is null ? fallback : parse.GetValue(o)!;
+            return new StageOptions
             {
-                Steps = parse.GetValue(Steps), Batch = parse.GetValue(Batch), SequenceLength = parse.GetValue(Seq), LearningRate = parse.GetValue(Lr),
-                WarmupSteps = parse.GetValue(Warmup), EvalEvery = parse.GetValue(EvalEvery), CheckpointEvery = parse.GetValue(CkptEvery),
-                Seed = parse.GetValue(Seed), Beta = parse.GetValue(Beta),
+                Steps = V(Steps, d.Steps), Batch = V(Batch, d.Batch), SequenceLength = V(Seq, d.SequenceLength), LearningRate = V(Lr, d.LearningRate),
+                WarmupSteps = V(Warmup, d.WarmupSteps), EvalEvery = V(EvalEvery, d.EvalEvery), CheckpointEvery = V(CkptEvery, d.CheckpointEvery),
+                Seed = V(Seed, d.Seed), Beta = V(Beta, d.Beta),
             };
+        }
     }
 
     static StageOptions SavedOptions(string runDirectory)
