@@ -84,7 +84,7 @@ public static class StageCli
             $"{s.Stage} step {s.Step}/{s.TotalSteps} | loss {s.Loss:F4} | lr {s.LearningRate:E2} | norm {s.GradNorm:F2} | {s.ItemsPerSecond:F1} items/s | ETA {Eta(s.Eta)}"),
         StageStep => null,
         PpoIterated p => string.Create(CultureInfo.InvariantCulture,
-            $"ppo iteration {p.Step}/{p.TotalIterations} | reward {p.Stats.MeanScore:F3} | KL {p.Stats.MeanKl:F3} | entropy {p.Stats.Entropy:F3} | clip {p.Stats.ClipFraction:P0} | value loss {p.Stats.ValueLoss:F4} | length {p.Stats.MeanAnswerLength:F1} | β {p.Stats.Beta:F3} | ETA {Eta(p.Eta)}"),
+            $"ppo iteration {p.Step}/{p.TotalIterations} | reward {p.Stats.MeanScore:F3} | KL {p.Stats.MeanKl:F3} | entropy {p.Stats.Entropy:F3} | clip {p.Stats.ClipFraction * 100:F0}% | value loss {p.Stats.ValueLoss:F4} | length {p.Stats.MeanAnswerLength:F1} | β {p.Stats.Beta:F3} | ETA {Eta(p.Eta)}"),
         StageEvaluated v => $"{v.Stage} step {v.Step} | " + string.Join(" | ", v.Metrics.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:F4}"))),
         StageCheckpoint c => $"{c.Stage} step {c.Step} | checkpoint {c.Path}",
         StageNote n => $"{n.Stage}: {n.Text}",
