@@ -65,6 +65,9 @@ public sealed class AdaptiveKlController(float initialBeta, float targetKl, int 
 {
     public float Beta { get; private set; } = initialBeta;
 
+    /// <summary>Continues from a saved β (resume).</summary>
+    public void Restore(float beta) => Beta = beta;
+
     public void Update(float measuredKl, int samples)
     {
         float error = Math.Clamp(measuredKl / targetKl - 1, -0.2f, 0.2f);

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using ChatForge.Engine.Checkpoints;
 using ChatForge.Engine.Inference;
 using ChatForge.Engine.Kernels;
 using ChatForge.Engine.Model;
@@ -22,13 +23,27 @@ public sealed class PpoTrainer
     readonly PpoOptions _options;
     readonly ParameterBuffer _actorM, _actorV, _criticM, _criticV;
     readonly AdaptiveKlController? _klController;
-    readonly Random _shuffle;
+    Random _shuffle;
     long _actorStep, _criticStep;
     int _iteration;
 
     public float Beta => _klController?.Beta ?? _options.KlBeta;
     public Transformer Actor => _actor;
     public Transformer Critic => _critic;
+    public int Iteration => _iteration;
+    public PpoOptions Options => _options;
+    public OptimizerState ActorOptimizer => new(_actorM, _actorV);
+    public OptimizerState CriticOptimizer => new(_criticM, _criticV);
+    public (long Actor, long Critic) OptimizerSteps => (_actorStep, _criticStep);
+
+    /// <summary>Puts back what a checkpoint saved (see PpoStage): the iteration, both AdamW moment sets and steps, and β.</summary>
+    public void Restore(int iteration, long actorStep, long criticStep, float beta, OptimizerState actor, OptimizerState critic)
+    {
+        _iteration = iteration; _actorStep = actorStep; _criticStep = criticStep;
+        actor.M.Data.CopyTo(_actorM.Data); actor.V.Data.CopyTo(_actorV.Data);
+        critic.M.Data.CopyTo(_criticM.Data); critic.V.Data.CopyTo(_criticV.Data);
+        _klController?.Restore(beta);
+    }
 
     public PpoTrainer(Transformer actor, Transformer reference, Transformer critic, IRewardFunction reward,
         IReadOnlyList<int> stopTokens, PpoOptions options)
@@ -50,6 +65,8 @@ public sealed class PpoTrainer
     public (PpoIterationStats Stats, IReadOnlyList<Rollout> Rollouts) Iterate(IReadOnlyList<int[]> prompts)
     {
         _iteration++;
+        // Mini-batch order depends only on (seed, iteration), so a resumed run shuffles exactly as an unbroken one.
+        _shuffle = new Random(unchecked((int)(_options.Seed * 0x9E3779B9UL) ^ _iteration * 7919));
         var rollouts = Sample(prompts);
         float entropy = ScoreAndShape(rollouts);
 

@@ -1,0 +1,162 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using ChatForge.Data.Dialogues;
+using ChatForge.Engine.Model;
+using ChatForge.Engine.Training;
+using ChatForge.Tokenizer;
+using ChatForge.Training.Formats;
+using ChatForge.Training.Reward;
+
+namespace ChatForge.Training.Evaluation;
+
+/// <summary>Reward-model quality on held-out rankings.</summary>
+public sealed record RewardModelReport(int Rankings, int Pairs, double PairwiseAccuracy);
+
+/// <summary>A policy's greedy answers against the baseline's (the SFT model), judged by the reward model.</summary>
+public sealed record ComparisonReport(int Prompts, double MeanPolicyScore, double MeanBaselineScore, double WinRate);
+
+/// <summary>Language-model quality on the pretraining validation shards.</summary>
+public sealed record BitsPerByteReport(long Tokens, double Loss, double? TokensPerByte, double? BitsPerByte);
+
+/// <summary>Every evaluation of one model, as printed by `eval --json` and kept per stage in stages.json.</summary>
+public sealed record EvalReport
+{
+    public string? Model { get; init; }
+    public AnswerReport? Answers { get; init; }
+    public RewardModelReport? RewardModel { get; init; }
+    public ComparisonReport? VersusBaseline { get; init; }
+    public BitsPerByteReport? Validation { get; init; }
+
+    static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>The report as JSON; the per-question answers are left out unless asked for (they dominate the size).</summary>
+    public JsonObject ToJson(bool includeAnswers = false)
+    {
+        var node = JsonSerializer.SerializeToNode(this, Json)!.AsObject();
+        if (!includeAnswers && node["answers"] is JsonObject answers)
+        {
+            answers.Remove("answers");
+            if (node["answers"]!["per_task"] is JsonArray perTask)
+                foreach (var t in perTask.OfType<JsonObject>())
+                    t["accuracy"] = (double)t["correct"]! / Math.Max(1, (int)t["items"]!);
+        }
+        return node;
+    }
+
+    /// <summary>Flat name → value pairs for stages.json and the report card.</summary>
+    public Dictionary<string, double> Metrics()
+    {
+        var m = new Dictionary<string, double>();
+        if (Answers is { } a)
+        {
+            m["heldout_accuracy"] = a.HeldOutAccuracy;
+            m["absent_idk_rate"] = a.AbsentRefusalRate;
+            m["heldout_refusal_rate"] = a.HeldOutRefusalRate;
+            m["mean_answer_tokens"] = a.MeanAnswerTokens;
+            foreach (var t in a.PerTask) m[$"acc/{t.Task}/{t.Lang}"] = t.Accuracy;
+        }
+        if (RewardModel is { } rm) m["rm_pairwise_accuracy"] = rm.PairwiseAccuracy;
+        if (VersusBaseline is { } c) { m["mean_rm_score"] = c.MeanPolicyScore; m["baseline_rm_score"] = c.MeanBaselineScore; m["win_rate_vs_sft"] = c.WinRate; }
+        if (Validation is { } v) { m["val_loss"] = v.Loss; if (v.BitsPerByte is { } bpb) m["val_bpb"] = bpb; }
+        return m;
+    }
+}
+
+/// <summary>The evaluations beyond answer accuracy: reward-model ranking, RM-judged win rate, bits per byte.</summary>
+public static class ModelEvaluations
+{
+    /// <summary>Share of all C(K,2) pairs of each held-out ranking that the reward model orders like the ranking.</summary>
+    public static RewardModelReport PairwiseAccuracy(RewardScorer scorer, IReadOnlyList<RankingRecord> rankings)
+    {
+        int pairs = 0, correct = 0;
+        foreach (var r in rankings)
+        {
+            var conversation = r.Messages.ToChat();
+            var rewards = scorer.Score(r.Answers.Select(a => scorer.Render(conversation, a)).ToList());
+            for (int i = 0; i < rewards.Length; i++)
+                for (int j = i + 1; j < rewards.Length; j++) { pairs++; if (rewards[i] > rewards[j]) correct++; }
+        }
+        return new RewardModelReport(rankings.Count, pairs, pairs == 0 ? 0 : (double)correct / pairs);
+    }
+
+    /// <summary>
+    /// Greedy answers of the policy and of the baseline to the same prompts, each scored by the reward model;
+    /// the policy wins a prompt when its score is higher, a tie counts half.
+    /// </summary>
+    public static ComparisonReport WinRate(ParameterBuffer policy, ParameterBuffer baseline, RewardScorer scorer, IChatTokenizer tokenizer,
+        IReadOnlyList<IReadOnlyList<ChatMessage>> prompts, int maxNewTokens = 64)
+    {
+        if (prompts.Count == 0) return new ComparisonReport(0, 0, 0, 0);
+        var policyAnswers = Evaluator.Answer(policy, tokenizer, prompts, maxNewTokens);
+        var baselineAnswers = Evaluator.Answer(baseline, tokenizer, prompts, maxNewTokens);
+        var policyScores = scorer.Score(prompts.Select((p, i) => scorer.Render(p, policyAnswers[i].Text)).ToList());
+        var baselineScores = scorer.Score(prompts.Select((p, i) => scorer.Render(p, baselineAnswers[i].Text)).ToList());
+        double wins = 0;
+        for (int i = 0; i < prompts.Count; i++)
+            wins += policyScores[i] > baselineScores[i] ? 1 : policyScores[i] == baselineScores[i] ? 0.5 : 0;
+        return new ComparisonReport(prompts.Count, policyScores.Average(), baselineScores.Average(), wins / prompts.Count);
+    }
+
+    /// <summary>
+    /// Mean next-token loss over the validation shards (&lt;tokens&gt;/val/*.bin) in consecutive windows of the
+    /// model's context (at most <paramref name="maxTokens"/> tokens), converted to bits per UTF-8 byte with the
+    /// tokens/bytes ratio of the validation split in &lt;tokens&gt;/manifest.json.
+    /// </summary>
+    public static BitsPerByteReport BitsPerByte(Transformer model, string tokensDirectory, long maxTokens = 1 << 16, int batch = 4)
+    {
+        using var data = PretrainData.Open(tokensDirectory);
+        if (data.VocabSize > model.Config.VocabSize)
+            throw new InvalidDataException($"{tokensDirectory}: shards use a vocabulary of {data.VocabSize} but the model's vocab_size is {model.Config.VocabSize}.");
+        int t = Math.Min(model.Config.ContextLength, 256);
+        var inputs = new int[batch * t];
+        var targets = new int[batch * t];
+        var window = new int[t + 1];
+        double sum = 0;
+        long tokens = 0;
+        int rows = 0;
+        void Flush()
+        {
+            if (rows == 0) return;
+            sum += model.Evaluate(inputs.AsSpan(0, rows * t), targets.AsSpan(0, rows * t), rows, t) * (double)rows * t;
+            tokens += (long)rows * t;
+            rows = 0;
+        }
+        foreach (var shard in data.Validation)
+            for (long start = 0; start + t + 1 <= shard.Count && tokens + (long)(rows + 1) * t <= maxTokens; start += t)
+            {
+                shard.Read(start, window);
+                window.AsSpan(0, t).CopyTo(inputs.AsSpan(rows * t));
+                window.AsSpan(1, t).CopyTo(targets.AsSpan(rows * t));
+                if (++rows == batch) Flush();
+            }
+        Flush();
+        if (tokens == 0) throw new InvalidDataException($"{tokensDirectory}/val: fewer than {t + 1} tokens, too short to evaluate.");
+        double loss = sum / tokens;
+        double? ratio = data.TokensPerByte ?? ManifestTokensPerByte(tokensDirectory);
+        return new BitsPerByteReport(tokens, loss, ratio, ratio is { } r ? loss / Math.Log(2) * r : null);
+    }
+
+    /// <summary>tokens/bytes of the "val" split as recorded by `data tokenize` (manifest.json: splits.val.tokens / bytes).</summary>
+    static double? ManifestTokensPerByte(string tokensDirectory)
+    {
+        string path = Path.Combine(tokensDirectory, "manifest.json");
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var val = JsonNode.Parse(File.ReadAllText(path))?["splits"]?["val"];
+            if (val is null) return null;
+            double bytes = (double)val["bytes"]!, tokens = (double)val["tokens"]!;
+            return bytes > 0 ? tokens / bytes : null;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or NullReferenceException)
+        {
+            throw new InvalidDataException($"{path}: expected splits.val.tokens and splits.val.bytes ({e.Message}).", e);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using DataPaths = ChatForge.Data.DataPaths;
+using ChatForge.Engine.Checkpoints;
+using ChatForge.Engine.Model;
+using ChatForge.Tokenizer;
+using ChatForge.Training.Formats;
+using ChatForge.Training.Reward;
+
+namespace ChatForge.Training.Evaluation;
+
+public sealed record EvalOptions
+{
+    public int MaxNewTokens { get; init; } = 64;
+    /// <summary>At most this many evaluation questions (0 = all), taken in file order.</summary>
+    public int MaxItems { get; init; }
+    /// <summary>Prompts for the RM-judged comparison against the baseline.</summary>
+    public int ComparisonPrompts { get; init; } = 64;
+    public long BitsPerByteTokens { get; init; } = 1 << 16;
+}
+
+/// <summary>
+/// Evaluates one model folder on a data folder (the data pipeline's layout): answers to eval/heldout.jsonl and
+/// eval/absent.jsonl; with a reward model, its pairwise accuracy on rankings/val.jsonl and, with a baseline,
+/// the RM-judged win rate; bits per byte on tokens/val when present. Parts whose files are absent are skipped,
+/// and the list of what was skipped is returned so callers can say so.
+/// </summary>
+public static class EvalRunner
+{
+    public static (EvalReport Report, List<string> Skipped) Run(string modelDirectory, IChatTokenizer tokenizer, string dataDirectory,
+        string? rewardModelDirectory = null, string? baselineDirectory = null, EvalOptions? options = null)
+    {
+        options ??= new EvalOptions();
+        if (!Directory.Exists(dataDirectory)) throw new DirectoryNotFoundException($"--data {dataDirectory}: folder not found.");
+        var paths = new DataPaths(dataDirectory);
+        var skipped = new List<string>();
+        var model = Checkpoint.LoadParameters(modelDirectory);
+
+        var items = new List<ChatForge.Data.Dialogues.EvalRecord>();
+        foreach (var name in new[] { "heldout.jsonl", "absent.jsonl" })
+        {
+            string path = Path.Combine(paths.Eval, name);
+            if (File.Exists(path)) items.AddRange(Jsonl.ReadEval(path));
+            else skipped.Add($"{path} not found");
+        }
+        if (options.MaxItems > 0) items = items.Where(i => i.Set == "heldout").Take(options.MaxItems)
+            .Concat(items.Where(i => i.Set == "absent").Take(Math.Max(1, options.MaxItems / 4))).ToList();
+        AnswerReport? answers = items.Count > 0 ? Evaluator.Run(model, tokenizer, items, options.MaxNewTokens) : null;
+
+        RewardModelReport? rmReport = null;
+        ComparisonReport? comparison = null;
+        if (rewardModelDirectory is not null)
+        {
+            var scorer = new RewardScorer(new Transformer(Checkpoint.LoadParameters(rewardModelDirectory)), tokenizer);
+            string rankings = Path.Combine(paths.Rankings, "val.jsonl");
+            if (File.Exists(rankings)) rmReport = ModelEvaluations.PairwiseAccuracy(scorer, Jsonl.ReadRankings(rankings));
+            else skipped.Add($"{rankings} not found: no RM pairwise accuracy");
+            if (baselineDirectory is not null)
+            {
+                var prompts = items.Where(i => i.Set == "heldout").Take(options.ComparisonPrompts).Select(i => i.Messages.ToChat()).ToList();
+                comparison = ModelEvaluations.WinRate(model, Checkpoint.LoadParameters(baselineDirectory), scorer, tokenizer, prompts, options.MaxNewTokens);
+            }
+        }
+        else if (baselineDirectory is not null) skipped.Add("--baseline needs --reward-model to judge the answers");
+
+        BitsPerByteReport? bpb = null;
+        if (Directory.Exists(Path.Combine(paths.Tokens, "val")))
+            bpb = ModelEvaluations.BitsPerByte(new Transformer(model), paths.Tokens, options.BitsPerByteTokens);
+        else skipped.Add($"{Path.Combine(paths.Tokens, "val")} not found: no bits per byte");
+
+        return (new EvalReport { Model = Path.GetFullPath(modelDirectory), Answers = answers, RewardModel = rmReport, VersusBaseline = comparison, Validation = bpb }, skipped);
+    }
+}

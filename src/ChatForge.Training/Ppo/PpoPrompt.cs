@@ -1,0 +1,42 @@
+using ChatForge.Data.Dialogues;
+using ChatForge.Tokenizer;
+using ChatForge.Training.Formats;
+
+namespace ChatForge.Training.Ppo;
+
+/// <summary>A PPO prompt: the conversation up to (and including) the last user turn, with gold answers when the task is checkable.</summary>
+public sealed record PpoPrompt(string Id, string Task, IReadOnlyList<ChatMessage> Conversation, IReadOnlyList<string>? Gold);
+
+public static class PpoPrompts
+{
+    /// <summary>Tasks whose answers the matcher can check exactly.</summary>
+    public static readonly IReadOnlySet<string> VerifiableTasks = new HashSet<string> { "arithmetic", "translate_en_zh", "translate_zh_en" };
+
+    /// <summary>From SFT dialogues: cut before the last assistant reply; that reply is the gold answer for verifiable tasks.</summary>
+    public static List<PpoPrompt> FromSft(IEnumerable<SftRecord> records) => records.Select(r =>
+    {
+        var chat = r.Messages.ToChat();
+        int lastUser = -1;
+        for (int i = chat.Count - 1; i >= 0; i--) if (chat[i].Role == ChatRoles.User) { lastUser = i; break; }
+        if (lastUser < 0) return null;
+        string? reply = lastUser + 1 < chat.Count && chat[lastUser + 1].Role == ChatRoles.Assistant ? chat[lastUser + 1].Content : null;
+        IReadOnlyList<string>? gold = reply is not null && VerifiableTasks.Contains(r.Task) ? [reply] : null;
+        return new PpoPrompt(r.Id, r.Task, chat.Take(lastUser + 1).ToList(), gold);
+    }).OfType<PpoPrompt>().ToList();
+
+    /// <summary>From rankings (they already end with the user turn); no gold answers.</summary>
+    public static List<PpoPrompt> FromRankings(IEnumerable<RankingRecord> records) =>
+        records.Select(r => new PpoPrompt(r.Id, r.Task, r.Messages.ToChat(), null)).ToList();
+
+    /// <summary>From evaluation items: the held-out ones carry their accepted answers.</summary>
+    public static List<PpoPrompt> FromEval(IEnumerable<EvalRecord> records) =>
+        records.Select(r => new PpoPrompt(r.Id, r.Task, r.Messages.ToChat(), r.Set == "heldout" && VerifiableTasks.Contains(r.Task) ? r.Answers : null)).ToList();
+
+    /// <summary>The prompt tokens with the generation prompt, keeping the end when longer than the room left for the answer.</summary>
+    public static int[] Render(IChatTokenizer tokenizer, PpoPrompt prompt, int contextLength, int maxNewTokens)
+    {
+        var ids = tokenizer.RenderChat(prompt.Conversation, addGenerationPrompt: true).Ids;
+        int room = Math.Max(1, contextLength - maxNewTokens - 1);
+        return ids.Length <= room ? ids : ids[^room..];
+    }
+}

@@ -1,0 +1,90 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ChatForge.Training.Recipe;
+
+/// <summary>
+/// Every size of `train --recipe default` in one place. The defaults describe a ~14M-parameter GPT-2-style model
+/// (d 384, 6 layers, 6 heads, context 512, vocabulary 8192: 3.1M embedding + 10.6M in the blocks) sized for a
+/// 2-core CPU in about three hours in total; the lead sets the final numbers from measured throughput
+/// (`bench train`). A JSON file with any subset of these fields (snake_case) overrides them (`--recipe-file`).
+/// </summary>
+public sealed record RecipeOptions
+{
+    // Tokenizer
+    public int VocabSize { get; init; } = 8192;
+
+    // Model
+    public int HiddenSize { get; init; } = 384;
+    public int Layers { get; init; } = 6;
+    public int Heads { get; init; } = 6;
+    public int ContextLength { get; init; } = 512;
+
+    // Pretraining: 4000 × 16 × 256 ≈ 16M tokens.
+    public int PretrainSteps { get; init; } = 4000;
+    public int PretrainBatch { get; init; } = 16;
+    public int PretrainSeq { get; init; } = 256;
+    public float PretrainLearningRate { get; init; } = 1e-3f;
+    public int PretrainWarmup { get; init; } = 200;
+    public int PretrainEvalEvery { get; init; } = 250;
+    public int PretrainCheckpointEvery { get; init; } = 500;
+
+    // SFT
+    public int SftSteps { get; init; } = 800;
+    public int SftBatch { get; init; } = 8;
+    public int SftSeq { get; init; } = 256;
+    public float SftLearningRate { get; init; } = 2e-4f;
+
+    // Reward model
+    public int RmSteps { get; init; } = 300;
+    public int RmBatch { get; init; } = 8;
+    public float RmLearningRate { get; init; } = 5e-5f;
+
+    // PPO
+    public int PpoIterations { get; init; } = 60;
+    public int PpoPrompts { get; init; } = 16;
+    public int PpoMaxNewTokens { get; init; } = 48;
+    public float PpoKlBeta { get; init; } = 0.05f;
+    public float PpoLearningRate { get; init; } = 1e-5f;
+    public bool PpoVerifiable { get; init; } = true;
+
+    // DPO (run as well, for comparison; 0 steps skips it)
+    public int DpoSteps { get; init; } = 200;
+    public int DpoBatch { get; init; } = 8;
+    public float DpoBeta { get; init; } = 0.1f;
+    public float DpoLearningRate { get; init; } = 5e-6f;
+
+    // Shared
+    public int EvalEvery { get; init; } = 100;
+    public int CheckpointEvery { get; init; } = 100;
+    public ulong Seed { get; init; } = 1337;
+
+    // Evaluation
+    public int EvalMaxItems { get; init; } = 300;
+    public int EvalMaxNewTokens { get; init; } = 48;
+
+    /// <summary>The policy that becomes the model folder: "ppo", "dpo" or "sft".</summary>
+    public string FinalPolicy { get; init; } = "ppo";
+
+    public void Validate()
+    {
+        if (VocabSize < 300) throw new ArgumentException($"Recipe vocab_size must be at least 300, got {VocabSize}.");
+        if (HiddenSize % Heads != 0) throw new ArgumentException($"Recipe hidden_size {HiddenSize} is not divisible by heads {Heads}.");
+        if (PretrainSeq > ContextLength || SftSeq > ContextLength) throw new ArgumentException("Recipe sequence lengths must not exceed context_length.");
+        if (FinalPolicy is not ("ppo" or "dpo" or "sft")) throw new ArgumentException($"Recipe final_policy must be ppo, dpo or sft, got '{FinalPolicy}'.");
+        if (FinalPolicy == "dpo" && DpoSteps == 0) throw new ArgumentException("Recipe final_policy is dpo but dpo_steps is 0.");
+    }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    public static RecipeOptions Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Recipe file not found: {path}", path);
+        try { return JsonSerializer.Deserialize<RecipeOptions>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty recipe."); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not a valid recipe ({e.Message}).", e); }
+    }
+}

@@ -1,0 +1,208 @@
+using ChatForge.Data.Dialogues;
+using ChatForge.Engine.Checkpoints;
+using ChatForge.Engine.Inference;
+using ChatForge.Engine.Model;
+using ChatForge.Engine.Training;
+using ChatForge.Training.Evaluation;
+using ChatForge.Training.Ppo;
+using ChatForge.Training.Report;
+using ChatForge.Training.Reward;
+using ChatForge.Training.Stages;
+
+namespace ChatForge.Training.Tests;
+
+public class PpoStageTests
+{
+    static List<SftRecord> Dialogues => Enumerable.Range(0, 12).Select(i => new SftRecord($"d{i}", i % 3 == 0 ? "arithmetic" : "chat", "en",
+        [new("user", $"question {i}"), new("assistant", i % 2 == 0 ? "yes" : "no")])).ToList();
+
+    static (string Sft, string Rm) Models(TempFolder dir)
+    {
+        string sft = Path.Combine(dir.Path, "sft"), rm = Path.Combine(dir.Path, "rm");
+        var model = new Transformer(TinyWorld.Config(context: 64), seed: 41);
+        Checkpoint.Save(sft, model.Parameters);
+        var rmParameters = RewardScorer.FromSft(model.Parameters);
+        var rng = new Random(3);
+        var w = rmParameters[rmParameters.Layout.Score!];
+        for (int j = 0; j < w.Length; j++) w[j] = (float)(rng.NextDouble() - 0.5);
+        Checkpoint.Save(rm, rmParameters);
+        return (sft, rm);
+    }
+
+    static readonly PpoStageOptions Options = new()
+    {
+        Iterations = 4, CheckpointEvery = 2,
+        Ppo = new PpoOptions { PromptsPerIteration = 3, MaxNewTokens = 5, Epochs = 2, MiniBatch = 2, KlBeta = 0.05f, TargetKl = 1f, ActorLearningRate = 1e-3f, CriticLearningRate = 1e-3f, Seed = 7 },
+    };
+
+    [Fact]
+    public void Prompts_stop_at_the_last_user_turn_and_carry_gold_answers_for_checkable_tasks()
+    {
+        var record = new SftRecord("x", "arithmetic", "en", [new("user", "2+2?"), new("assistant", "4"), new("user", "3+3?"), new("assistant", "6")]);
+        var prompt = Assert.Single(PpoPrompts.FromSft([record, record with { Task = "chat" }]).Take(1));
+        Assert.Equal(3, prompt.Conversation.Count);
+        Assert.Equal("3+3?", prompt.Conversation[^1].Content);
+        Assert.Equal(["6"], prompt.Gold!);
+        Assert.Null(PpoPrompts.FromSft([record with { Task = "chat" }])[0].Gold);
+    }
+
+    [Fact]
+    public void A_resumed_ppo_run_repeats_the_uninterrupted_one()
+    {
+        using var dir = new TempFolder();
+        var (sft, rm) = Models(dir);
+        var prompts = PpoPrompts.FromSft(Dialogues);
+        var full = PpoStage.Start(sft, rm, Path.Combine(dir.Path, "full"), TinyWorld.Tokenizer, prompts, Options);
+        var fullSummary = full.Run();
+        Assert.Equal("completed", fullSummary.Status);
+        Assert.Equal(4, fullSummary.History.Count);
+        Assert.Equal(4, File.ReadLines(Path.Combine(dir.Path, "full", "metrics.jsonl")).Count());
+
+        var first = PpoStage.Start(sft, rm, Path.Combine(dir.Path, "split"), TinyWorld.Tokenizer, prompts, Options);
+        using (var cts = new CancellationTokenSource())
+        {
+            first.Progress += e => { if (e is PpoIterated { Step: 2 }) cts.Cancel(); };
+            Assert.Equal("interrupted", first.Run(cts.Token).Status);
+        }
+        Assert.True(File.Exists(Path.Combine(dir.Path, "split", "checkpoints", "step-00000002", "critic", Checkpoint.OptimizerFile)));
+        var resumed = PpoStage.Resume(Path.Combine(dir.Path, "split"), TinyWorld.Tokenizer, prompts);
+        Assert.Equal(2, resumed.Trainer.Iteration);
+        var rest = resumed.Run();
+        Assert.Equal(2, rest.History.Count);
+        for (int i = 0; i < 2; i++)
+        {
+            var a = fullSummary.History[2 + i];
+            var b = rest.History[i];
+            Assert.Equal(a.MeanScore, b.MeanScore, 5);
+            Assert.Equal(a.PolicyLoss, b.PolicyLoss, 5);
+            Assert.Equal(a.ValueLoss, b.ValueLoss, 5);
+            Assert.Equal(a.Beta, b.Beta, 6);
+        }
+        Assert.Equal(full.Trainer.Actor.Parameters.Data, resumed.Trainer.Actor.Parameters.Data);
+        Assert.Equal(full.Trainer.Critic.Parameters.Data, resumed.Trainer.Critic.Parameters.Data);
+        Assert.Throws<InvalidOperationException>(() => PpoStage.Start(sft, rm, Path.Combine(dir.Path, "split"), TinyWorld.Tokenizer, prompts, Options));
+    }
+
+    sealed class ConstantReward(float value) : IRewardFunction
+    {
+        public float[] Score(IReadOnlyList<Rollout> rollouts) => rollouts.Select(_ => value).ToArray();
+    }
+
+    static Rollout Answer(int promptIndex, string text)
+    {
+        var tok = TinyWorld.Tokenizer;
+        var prompt = tok.RenderChat(TinyWorld.Ask("what is 2+2?"), true).Ids;
+        return new Rollout { PromptIndex = promptIndex, Tokens = [.. prompt, .. tok.Encode(text), tok.ImEndId], PromptLength = prompt.Length, Finish = FinishReason.Stop };
+    }
+
+    [Fact]
+    public void Verifiable_reward_adds_plus_or_minus_one_to_the_model_score_only_where_gold_answers_exist()
+    {
+        var reward = new VerifiableReward(new ConstantReward(0.25f), TinyWorld.Tokenizer) { Gold = [["4", "four"], ["4"], null] };
+        var scores = reward.Score([Answer(0, " Four. "), Answer(1, "5"), Answer(2, "4")]);
+        Assert.Equal(1.25f, scores[0], 5);
+        Assert.Equal(-0.75f, scores[1], 5);
+        Assert.Equal(0.25f, scores[2], 5);
+    }
+
+    [Fact]
+    public void Reward_model_reward_scores_the_rollout_like_the_scorer_scores_the_rendered_answer()
+    {
+        using var dir = new TempFolder();
+        var (_, rm) = Models(dir);
+        var scorer = new RewardScorer(new Transformer(Checkpoint.LoadParameters(rm)), TinyWorld.Tokenizer);
+        var reward = new RewardModelReward(scorer, TinyWorld.Tokenizer);
+        var rollout = Answer(0, "yes");
+        float expected = scorer.Score([scorer.Render(TinyWorld.Ask("what is 2+2?"), "yes")])[0];
+        Assert.Equal(expected, reward.Score([rollout])[0], 4);
+        // An answer cut by the length limit is scored at an appended closing token, like a finished one.
+        var cut = new Rollout { PromptIndex = 0, Tokens = rollout.Tokens[..^1], PromptLength = rollout.PromptLength, Finish = FinishReason.Length };
+        Assert.Equal(expected, reward.Score([cut])[0], 4);
+    }
+}
+
+public class EvalAndReportTests
+{
+    [Fact]
+    public void Win_rate_of_a_model_against_itself_is_one_half_and_pairwise_accuracy_counts_every_pair()
+    {
+        var tok = TinyWorld.Tokenizer;
+        var model = new Transformer(TinyWorld.Config(context: 64), seed: 8);
+        var rm = RewardScorer.FromSft(model.Parameters);
+        var w = rm[rm.Layout.Score!];
+        for (int j = 0; j < w.Length; j++) w[j] = j % 2 == 0 ? 0.3f : -0.2f;
+        var scorer = new RewardScorer(new Transformer(rm), tok);
+        var prompts = Enumerable.Range(0, 3).Select(i => TinyWorld.Ask($"question {i}")).ToList();
+        var comparison = ModelEvaluations.WinRate(model.Parameters, model.Parameters, scorer, tok, prompts, maxNewTokens: 4);
+        Assert.Equal(0.5, comparison.WinRate, 6);
+        Assert.Equal(comparison.MeanPolicyScore, comparison.MeanBaselineScore, 6);
+
+        var rankings = prompts.Select((p, i) => new RankingRecord($"r{i}", "t", "en", [new("user", p[0].Content)], ["Paris", "yes", "no", "question"])).ToList();
+        var rmReport = ModelEvaluations.PairwiseAccuracy(scorer, rankings);
+        Assert.Equal(18, rmReport.Pairs);
+        Assert.InRange(rmReport.PairwiseAccuracy, 0, 1);
+        // Reversing every ranking turns each correctly ordered pair into a wrong one (no ties with random weights).
+        var reversed = ModelEvaluations.PairwiseAccuracy(scorer, rankings.Select(r => r with { Answers = r.Answers.Reverse().ToList() }).ToList());
+        Assert.Equal(1, rmReport.PairwiseAccuracy + reversed.PairwiseAccuracy, 6);
+    }
+
+    [Fact]
+    public void Bits_per_byte_uses_the_validation_loss_and_the_manifest_ratio()
+    {
+        using var dir = new TempFolder();
+        var model = new Transformer(TinyWorld.Config(context: 32), seed: 4);
+        Directory.CreateDirectory(Path.Combine(dir.Path, "train"));
+        Directory.CreateDirectory(Path.Combine(dir.Path, "val"));
+        var tokens = Enumerable.Range(0, 200).Select(i => i * 7 % 300).ToArray();
+        TokenShard.Write(Path.Combine(dir.Path, "train", "000.bin"), tokens, TinyWorld.Tokenizer.VocabSize);
+        TokenShard.Write(Path.Combine(dir.Path, "val", "000.bin"), tokens, TinyWorld.Tokenizer.VocabSize);
+        File.WriteAllText(Path.Combine(dir.Path, "manifest.json"), """{"splits":{"val":{"documents":1,"bytes":800,"tokens":200,"shards":[]}}}""");
+        var report = ModelEvaluations.BitsPerByte(model, dir.Path, maxTokens: 10_000, batch: 2);
+        Assert.Equal(192, report.Tokens); // 6 windows of 32 fit in 200 tokens (each needs 33)
+        Assert.Equal(0.25, report.TokensPerByte!.Value, 9);
+        Assert.Equal(report.Loss / Math.Log(2) * 0.25, report.BitsPerByte!.Value, 9);
+        Assert.InRange(report.Loss, Math.Log(TinyWorld.Tokenizer.VocabSize) - 1, Math.Log(TinyWorld.Tokenizer.VocabSize) + 1);
+        var json = new EvalReport { Validation = report }.ToJson().ToJsonString();
+        Assert.Contains("\"bits_per_byte\"", json);
+    }
+
+    [Fact]
+    public void Report_card_has_stage_times_metric_tables_and_png_curves()
+    {
+        using var dir = new TempFolder();
+        var runs = Path.Combine(dir.Path, "runs");
+        var stages = StagesFile.Load(runs);
+        foreach (var (stage, key, n) in new[] { ("pretrain", "loss", 50), ("sft", "loss", 30), ("rm", "loss", 20), ("ppo", "mean_reward", 12) })
+        {
+            Directory.CreateDirectory(Path.Combine(runs, stage));
+            File.WriteAllLines(Path.Combine(runs, stage, "metrics.jsonl"), Enumerable.Range(1, n).Select(i =>
+                $"{{\"step\":{i},\"{key}\":{(key == "loss" ? 4.0 / Math.Sqrt(i) : 0.1 * i).ToString(System.Globalization.CultureInfo.InvariantCulture)},\"kl\":{(0.01 * i).ToString(System.Globalization.CultureInfo.InvariantCulture)}}}"));
+            stages.Complete(new StageRecord { Name = stage, Output = Path.Combine(runs, stage), Seconds = 9 * n, Metrics = new() { ["train_loss"] = 1.5 } });
+        }
+        var reloaded = StagesFile.Load(runs);
+        Assert.Equal(4, reloaded.Stages.Count);
+        var evaluations = new List<(string, Dictionary<string, double>)>
+        {
+            ("sft", new() { ["heldout_accuracy"] = 0.4, ["acc/arithmetic/en"] = 0.5, ["acc/arithmetic/zh"] = 0.25 }),
+            ("ppo", new() { ["heldout_accuracy"] = 0.5, ["win_rate_vs_sft"] = 0.6, ["acc/arithmetic/en"] = 0.75, ["acc/arithmetic/zh"] = 0.5 }),
+        };
+        string model = Path.Combine(dir.Path, "model");
+        string path = ReportCard.Write(model, reloaded, evaluations, """{"hidden_size":32}""");
+        string md = File.ReadAllText(path);
+        Assert.Contains("| pretrain | 7.5 min |", md);
+        Assert.Contains("| heldout_accuracy | 0.4 | 0.5 |", md);
+        Assert.Contains("| arithmetic | 50% | 25% | 75% | 50% |", md);
+        Assert.Contains("![PPO mean reward per iteration](ppo-reward.png)", md);
+        foreach (var png in new[] { "pretrain-loss.png", "sft-loss.png", "rm-loss.png", "ppo-reward.png", "ppo-kl.png" })
+        {
+            var bytes = File.ReadAllBytes(Path.Combine(model, png));
+            Assert.True(bytes.Length > 1000 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G', png);
+        }
+        // Set CHATFORGE_KEEP_REPORT=<folder> to look at the rendered report and plots.
+        if (Environment.GetEnvironmentVariable("CHATFORGE_KEEP_REPORT") is { } keep)
+        {
+            Directory.CreateDirectory(keep);
+            foreach (var f in Directory.GetFiles(model)) File.Copy(f, Path.Combine(keep, Path.GetFileName(f)), overwrite: true);
+        }
+    }
+}
