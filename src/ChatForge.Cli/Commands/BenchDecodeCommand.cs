@@ -1,3 +1,4 @@
+using ChatForge.Cli.Bench;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.Intrinsics;
@@ -25,9 +26,11 @@ public sealed class BenchDecodeCommand : ICliCommand
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length per sequence.", DefaultValueFactory = _ => 256 };
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens decoded per sequence.", DefaultValueFactory = _ => 128 };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: every core).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var reference = new Option<bool>("--reference") { Description = "Also run the PyTorch CPU reference (bench/reference/torch_bench.py, config b) in this run and report our/reference ratios." };
+        var python = new Option<string>("--python") { Description = "Python with torch for --reference.", DefaultValueFactory = _ => ReferenceScript.DefaultPython };
         var command = new Command("decode", "KV-cache prefill and decode tokens/s against the memory-bandwidth bound (one JSON object).")
         {
-            config, batch, weights, promptTokens, newTokens, threads,
+            config, batch, weights, promptTokens, newTokens, threads, reference, python,
         };
         command.SetAction(parse =>
         {
@@ -62,6 +65,15 @@ public sealed class BenchDecodeCommand : ICliCommand
                 throw new ArgumentException($"--prompt-tokens ({prompt}) and --new-tokens ({generate}) must be positive and fit the context ({modelConfig.ContextLength}).");
             KernelThreads.Count = parse.GetValue(threads);
             var result = Run(configName, modelConfig, format, b, prompt, generate);
+            if (parse.GetValue(reference))
+            {
+                if (configName != "b") throw new ArgumentException("--reference measures config b only.");
+                var torch = ReferenceScript.Run(parse.GetValue(python)!, "bench/reference/torch_bench.py",
+                    ["decode", "--config", "b", "--batch", b.ToString(), "--prompt", prompt.ToString(), "--new-tokens", generate.ToString(), "--threads", KernelThreads.Count.ToString()]);
+                result["reference"] = torch;
+                result["ratio_decode_tokens_per_s"] = Math.Round(Convert.ToDouble(result["decode_tokens_per_s"]) / (double)torch["decode_tokens_per_s"]!, 2);
+                result["ratio_prefill_tokens_per_s"] = Math.Round(Convert.ToDouble(result["prefill_tokens_per_s"]) / (double)torch["prefill_tokens_per_s"]!, 2);
+            }
             Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }

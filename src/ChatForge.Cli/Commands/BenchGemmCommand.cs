@@ -1,3 +1,4 @@
+using ChatForge.Cli.Bench;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
@@ -184,25 +185,8 @@ public sealed class BenchGemmCommand : ICliCommand
     static double BestOf(JsonNode reference, string name) =>
         reference["shapes"]!.AsArray().Where(s => (string)s!["name"]! == name).Select(s => (double)s!["best_gflops"]!).DefaultIfEmpty(0).Max();
 
-    static JsonNode RunScript(string python, string scriptPath, int threadCount, int repCount, bool unsetOpenBlasHints)
-    {
-        var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(scriptPath);
-        start.ArgumentList.Add("--threads"); start.ArgumentList.Add(threadCount.ToString());
-        start.ArgumentList.Add("--reps"); start.ArgumentList.Add(repCount.ToString());
-        if (unsetOpenBlasHints)
-        {
-            start.Environment.Remove("OPENBLAS_CORETYPE");
-            start.Environment.Remove("OPENBLAS_L2_SIZE");
-        }
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start '{python}'.");
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"Reference script '{scriptPath}' with '{python}' exited with {process.ExitCode}: {stderr.Result.Trim()}");
-        return JsonNode.Parse(stdout) ?? throw new InvalidOperationException($"Reference script '{scriptPath}' printed no JSON.");
-    }
+    static JsonNode RunScript(string python, string scriptPath, int threadCount, int repCount, bool unsetOpenBlasHints) =>
+        ReferenceScript.Run(python, scriptPath, ["--threads", threadCount.ToString(), "--reps", repCount.ToString()], unsetOpenBlasHints);
 
     static float[] Random(int length, int seed)
     {

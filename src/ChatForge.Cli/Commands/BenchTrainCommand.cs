@@ -1,3 +1,4 @@
+using ChatForge.Cli.Bench;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
@@ -33,14 +34,23 @@ public sealed class BenchTrainCommand : ICliCommand
         var warmup = new Option<int>("--warmup") { Description = "Untimed steps first (JIT, page faults)", DefaultValueFactory = _ => 2 };
         var peak = new Option<double>("--peak-gflops") { Description = "Peak GFLOPS of this machine for MFU", DefaultValueFactory = _ => 490 };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var reference = new Option<bool>("--reference") { Description = "Also run the PyTorch CPU reference (bench/reference/torch_bench.py) in this run and report our/reference ratios." };
+        var python = new Option<string>("--python") { Description = "Python with torch for --reference.", DefaultValueFactory = _ => ReferenceScript.DefaultPython };
         var command = new Command("train", "Time full training steps of a GPT-2–style model; prints one JSON object.");
-        foreach (var o in new Option[] { config, steps, warmup, peak, threads }) command.Options.Add(o);
+        foreach (var o in new Option[] { config, steps, warmup, peak, threads, reference, python }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             int timed = parse.GetValue(steps), untimed = parse.GetValue(warmup);
             if (timed < 1 || untimed < 0) { Console.Error.WriteLine("--steps must be >= 1 and --warmup >= 0."); return 2; }
             KernelThreads.Count = parse.GetValue(threads);
             var result = Run(Shape(parse.GetValue(config)!), parse.GetValue(config)!, timed, untimed, parse.GetValue(peak));
+            if (parse.GetValue(reference))
+            {
+                var torch = ReferenceScript.Run(parse.GetValue(python)!, "bench/reference/torch_bench.py",
+                    ["train", "--config", parse.GetValue(config)!, "--steps", timed.ToString(), "--warmup", untimed.ToString(), "--threads", KernelThreads.Count.ToString()]);
+                result["reference"] = torch;
+                result["ratio_tokens_per_s"] = Math.Round((double)result["tokens_per_s"] / (double)torch["tokens_per_s"]!, 3);
+            }
             Console.WriteLine(JsonSerializer.Serialize(result));
             return 0;
         });
