@@ -189,6 +189,81 @@ def save(out, name, cfg, w, logits, dtype="F32", shards=1):
                       [("tokens", torch.tensor(TOKENS, dtype=torch.float32)), ("logits", logits)])
     print(f"{name}: logits {tuple(logits.shape)}, |logits| max {logits.abs().max().item():.3f}")
 
+# ------------------------------------------------------------------ tokenizer
+
+# Qwen2's pre-tokenizer regex as written in its tokenizer.json, and the same pattern in Python's `re`
+# (no \p{..} classes there: \p{L} is [^\W\d_], \p{N} is \d — equal on the fixture text, which has no
+# letter-like numerals or combining marks).
+QWEN2_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+QWEN2_PATTERN_PY = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|(?:[^\r\n\w]|_)?[^\W\d_]+|\d| ?(?:[^\s\w]|_)+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+TOKENIZER_CORPUS = ("The model answers questions in English and Chinese. 模型用中文和英文回答问题。"
+                    "Hello world! 你好，世界！ It's a small tokenizer for the tests, 这是测试用的分词器。") * 3
+TOKENIZER_TEXT = "Hello, 世界! The model's answer: 你好，模型。\nIt's 2024 — tests   pass."
+CHATML_TEMPLATE = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+                   "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+
+def bytes_to_unicode():
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b); cs.append(256 + n); n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+def bpe(word, ranks):
+    symbols = list(word)
+    while len(symbols) > 1:
+        pairs = [(ranks.get((a, b), 1 << 30), i) for i, (a, b) in enumerate(zip(symbols, symbols[1:]))]
+        rank, i = min(pairs)
+        if rank == 1 << 30:
+            break
+        symbols = symbols[:i] + [symbols[i] + symbols[i + 1]] + symbols[i + 2:]
+    return symbols
+
+def tokenizer_fixture(out, merges_count=80):
+    import re, unicodedata
+    b2u = bytes_to_unicode()
+    split = lambda text: re.findall(QWEN2_PATTERN_PY, text)
+    words = ["".join(b2u[b] for b in chunk.encode("utf-8")) for chunk in split(TOKENIZER_CORPUS)]
+    vocab = {b2u[b]: b for b in range(256)}
+    merges, ranks = [], {}
+    for _ in range(merges_count):  # train: repeatedly merge the most frequent adjacent pair
+        counts = {}
+        for w in words:
+            syms = bpe(w, ranks)
+            for pair in zip(syms, syms[1:]):
+                counts[pair] = counts.get(pair, 0) + 1
+        if not counts:
+            break
+        pair = max(sorted(counts), key=lambda p: counts[p])
+        ranks[pair] = len(merges)
+        merges.append(pair)
+        vocab[pair[0] + pair[1]] = len(vocab)
+    added = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    added_tokens = [{"id": len(vocab) + i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+                     "normalized": False, "special": True} for i, t in enumerate(added)]
+    tokenizer = {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added_tokens,
+        "normalizer": {"type": "NFC"},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": QWEN2_PATTERN}, "behavior": "Isolated", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}]},
+        "post_processor": None, "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "", "end_of_word_suffix": "",
+                  "fuse_unk": False, "byte_fallback": False, "vocab": vocab, "merges": [a + " " + b for a, b in merges]},
+    }
+    folder = os.path.join(out, "tokenizer")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(tokenizer, f, ensure_ascii=False, indent=1)
+    with open(os.path.join(folder, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump({"chat_template": CHATML_TEMPLATE, "eos_token": "<|im_end|>", "model_max_length": 64}, f, ensure_ascii=False, indent=1)
+    text = unicodedata.normalize("NFC", TOKENIZER_TEXT)
+    ids = [vocab[s] for chunk in split(text) for s in bpe("".join(b2u[b] for b in chunk.encode("utf-8")), ranks)]
+    with open(os.path.join(folder, "expected.json"), "w", encoding="utf-8") as f:
+        json.dump({"text": TOKENIZER_TEXT, "ids": ids}, f, ensure_ascii=False, indent=1)
+    print(f"tokenizer: {len(vocab)} tokens + {len(added)} added, {len(ids)} ids for the test text")
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="tests/ChatForge.Import.Tests/Fixtures")
@@ -218,6 +293,8 @@ def main():
            "activation_function": "gelu_new", "tie_word_embeddings": True, "torch_dtype": "float32"}
     w = gpt2_weights(cfg, gen)
     save(out, "gpt2", cfg, w, gpt2_logits(cfg, w, TOKENS))
+
+    tokenizer_fixture(out)
 
 if __name__ == "__main__":
     main()
