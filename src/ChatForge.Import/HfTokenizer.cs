@@ -129,7 +129,7 @@ public sealed class HfTokenizer : IChatTokenizer
 
     /// <summary>Possessive quantifiers (?+ *+ ++, used by Llama-3's pattern) become .NET atomic groups.</summary>
     static string ToDotNet(string pattern) =>
-        Regex.Replace(pattern, @"(\\p\{\w+\}|\[[^\]]*\]|\\[sSdDwW]|.)([?*+])\+", "(?>$1$2)");
+        Regex.Replace(TiktokenToHf.FromOniguruma(pattern), @"(\\p\{\w+\}|\[[^\]]*\]|\\[sSdDwW]|.)([?*+])\+", "(?>$1$2)");
 
     static bool Normalizer(JsonElement root, string path)
     {
@@ -206,6 +206,15 @@ internal static class ByteLevel
             map[(char)(printable ? b : 256 + extra++)] = (byte)b;
         }
         return map;
+    }
+
+    static readonly char[] ByteToChar = CharToByte.OrderBy(kv => kv.Value).Select(kv => kv.Key).ToArray();
+
+    public static string ToText(ReadOnlySpan<byte> bytes)
+    {
+        var chars = new char[bytes.Length];
+        for (int i = 0; i < bytes.Length; i++) chars[i] = ByteToChar[bytes[i]];
+        return new string(chars);
     }
 
     public static byte[] ToBytes(string token, string path)

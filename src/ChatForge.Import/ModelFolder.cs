@@ -31,10 +31,11 @@ public static class ModelFolder
     public static HfFamily ExportHf(string modelFolder, string hfFolder, TensorDType dtype)
     {
         var parameters = Checkpoint.LoadParameters(modelFolder);
-        if (File.Exists(Path.Combine(modelFolder, ChatTokenizer.RankFileName)) && !IsHfTokenizer(modelFolder))
-            throw new NotSupportedException($"{modelFolder}: the tokenizer is ChatForge's tiktoken format ({ChatTokenizer.RankFileName}); writing it as a Hugging Face tokenizer.json is not implemented yet.");
+        // Our own tokenizer (tokenizer.tiktoken + our tokenizer.json) is loaded before anything is written, then converted.
+        var ours = File.Exists(Path.Combine(modelFolder, ChatTokenizer.RankFileName)) && !IsHfTokenizer(modelFolder) ? ChatTokenizer.Load(modelFolder) : null;
         var family = HfExporter.Export(parameters, hfFolder, dtype);
-        CopyTokenizerFiles(modelFolder, hfFolder);
+        if (ours is not null) TiktokenToHf.Write(ours, hfFolder);
+        else CopyTokenizerFiles(modelFolder, hfFolder);
         return family;
     }
 

@@ -83,3 +83,29 @@ public sealed class HfTokenizerTests
         Assert.Contains("Unigram", Assert.Throws<NotSupportedException>(() => HfTokenizer.Load(folder)).Message);
     }
 }
+
+/// <summary>Our own tiktoken-style tokenizer written as tokenizer.json and read back through BpeTokenizer encodes identically.</summary>
+public sealed class TiktokenToHfTests
+{
+    [Fact]
+    public void ExportedTokenizerEncodesLikeOurs()
+    {
+        string corpus = string.Concat(Enumerable.Repeat("The model answers in English and Chinese. 模型用中文和英文回答问题。Hello world! 你好，世界！ It's 2024, numbers 12345.\n", 50));
+        var ours = BpeTrainer.Train([corpus], new BpeTrainerOptions { VocabSize = 400 }).ToTokenizer();
+        using var dir = new TempDir();
+        TiktokenToHf.Write(ours, dir.Path);
+        var hf = HfTokenizer.Load(dir.Path);
+        Assert.Equal(ours.VocabSize, hf.VocabSize);
+        Assert.Equal("chatml", hf.TemplateName);
+        foreach (string text in new[] { "Hello, 世界! The model's answer: 你好，模型。\nIt's 2024 — tests   pass.", "模型用中文回答 English words", "  spaces\n\nand lines  " })
+        {
+            Assert.Equal(ours.Encode(text), hf.Encode(text));
+            Assert.Equal(text, hf.Decode(hf.Encode(text)));
+        }
+        var chat = new List<ChatMessage> { new(ChatRoles.User, "你好"), new(ChatRoles.Assistant, "Hi") };
+        Assert.Equal(ours.RenderChat(chat, true).Ids, hf.RenderChat(chat, true).Ids);
+        string json = File.ReadAllText(Path.Combine(dir.Path, "tokenizer.json"));
+        Assert.Contains(@"\\x{4E00}-\\x{9FFF}", json); // Oniguruma syntax for the tokenizers library
+        Assert.DoesNotContain("IsCJK", json);
+    }
+}
