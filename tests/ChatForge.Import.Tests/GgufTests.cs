@@ -144,3 +144,40 @@ public sealed class GgufTests
         return -1;
     }
 }
+
+/// <summary>The tokenizer fixture stored as GGUF tokenizer metadata gives the reference ids.</summary>
+public sealed class GgufTokenizerTests
+{
+    [Fact]
+    public void GgufTokenizerMetadataEncodesLikeTheReference()
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Fixture.Folder("tokenizer"), "tokenizer.json")));
+        var root = doc.RootElement;
+        var tokens = new string[339];
+        var types = new int[339];
+        foreach (var v in root.GetProperty("model").GetProperty("vocab").EnumerateObject()) { tokens[v.Value.GetInt32()] = v.Name; types[v.Value.GetInt32()] = 1; }
+        foreach (var a in root.GetProperty("added_tokens").EnumerateArray()) { tokens[a.GetProperty("id").GetInt32()] = a.GetProperty("content").GetString()!; types[a.GetProperty("id").GetInt32()] = 3; }
+        var merges = root.GetProperty("model").GetProperty("merges").EnumerateArray().Select(m => m.GetString()!).ToArray();
+
+        using var dir = new TempDir();
+        string path = dir.Sub("tok.gguf");
+        using (var w = new BinaryWriter(File.Create(path)))
+        {
+            void Str(string s) { var b = Encoding.UTF8.GetBytes(s); w.Write((ulong)b.Length); w.Write(b); }
+            w.Write(0x46554747u); w.Write(3u); w.Write(0ul); w.Write(6ul);
+            Str("tokenizer.ggml.model"); w.Write(8u); Str("gpt2");
+            Str("tokenizer.ggml.pre"); w.Write(8u); Str("qwen2");
+            Str("tokenizer.ggml.tokens"); w.Write(9u); w.Write(8u); w.Write((ulong)tokens.Length); foreach (var t in tokens) Str(t);
+            Str("tokenizer.ggml.token_type"); w.Write(9u); w.Write(5u); w.Write((ulong)types.Length); foreach (var t in types) w.Write(t);
+            Str("tokenizer.ggml.merges"); w.Write(9u); w.Write(8u); w.Write((ulong)merges.Length); foreach (var m in merges) Str(m);
+            Str("tokenizer.chat_template"); w.Write(8u); Str("{{'<|im_start|>' + message['role']}}");
+        }
+        using (var file = GgufFile.Open(path)) GgufTokenizer.Write(file, dir.Sub("out"));
+        var tokenizer = HfTokenizer.Load(dir.Sub("out"));
+        using var expected = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Fixture.Folder("tokenizer"), "expected.json")));
+        string text = expected.RootElement.GetProperty("text").GetString()!;
+        // The fixture's NFC normaliser is not part of GGUF metadata; the test text is already NFC.
+        Assert.Equal(expected.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()), tokenizer.Encode(text));
+        Assert.Equal("chatml", tokenizer.TemplateName);
+    }
+}

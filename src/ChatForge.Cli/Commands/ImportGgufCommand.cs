@@ -17,14 +17,21 @@ public sealed class ImportGgufCommand : ICliCommand
         var output = new Option<string>("--out") { Description = "ChatForge model folder to write.", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "Weights on disk: bf16 or f32.", DefaultValueFactory = _ => "bf16" };
         var maxContext = new Option<int>("--max-context") { Description = "Cap the context length (0 = the file's).", DefaultValueFactory = _ => 0 };
-        var tokenizer = new Option<string?>("--tokenizer-from") { Description = "Hugging Face folder whose tokenizer files to copy (the GGUF tokenizer is not converted yet)." };
+        var tokenizer = new Option<string?>("--tokenizer-from") { Description = "Hugging Face folder whose tokenizer files to copy (default: the tokenizer stored in the GGUF file)." };
         var command = new Command("gguf", "Import a GGUF model's weights.") { file, output, dtype, maxContext, tokenizer };
         command.SetAction(parse =>
         {
+            string? temp = null;
             try
             {
+                // Tokenizer first (from --tokenizer-from, else converted from the GGUF metadata into a temp folder) and
+                // loaded once, so a bad tokenizer fails the import before anything is written.
                 string? tokenizerFolder = parse.GetValue(tokenizer);
-                if (tokenizerFolder is not null) HfTokenizer.Load(tokenizerFolder); // fail before writing anything
+                if (tokenizerFolder is null)
+                    using (var gguf = GgufFile.Open(parse.GetValue(file)!))
+                        if (gguf.Metadata.ContainsKey("tokenizer.ggml.model"))
+                            GgufTokenizer.Write(gguf, tokenizerFolder = temp = Path.Combine(Path.GetTempPath(), "chatforge-gguf-tokenizer-" + Guid.NewGuid().ToString("N")[..8]));
+                if (tokenizerFolder is not null) HfTokenizer.Load(tokenizerFolder);
                 var parameters = GgufImporter.Load(parse.GetValue(file)!, new ImportOptions { MaxContext = parse.GetValue(maxContext) });
                 string outFolder = parse.GetValue(output)!;
                 Checkpoint.Save(outFolder, parameters, ExportHfCommand.ParseDtype(parse.GetValue(dtype)!));
@@ -39,6 +46,10 @@ public sealed class ImportGgufCommand : ICliCommand
             {
                 Console.Error.WriteLine($"import gguf: {e.Message}");
                 return 2;
+            }
+            finally
+            {
+                if (temp is not null && Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
             }
         });
         return command;
