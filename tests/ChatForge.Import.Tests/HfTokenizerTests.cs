@@ -109,3 +109,45 @@ public sealed class TiktokenToHfTests
         Assert.DoesNotContain("IsCJK", json);
     }
 }
+
+/// <summary>Llama-3 and generic templates recognised from the Jinja source.</summary>
+public sealed class ChatTemplateRecognitionTests
+{
+    static HfTokenizer WithTemplate(TempDir dir, string jinja, params string[] extraTokens)
+    {
+        string folder = dir.CopyOf("tokenizer");
+        string path = Path.Combine(folder, "tokenizer.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        var added = json["added_tokens"]!.AsArray();
+        int next = 339;
+        foreach (string t in extraTokens) added.Add(new System.Text.Json.Nodes.JsonObject { ["id"] = next++, ["content"] = t, ["special"] = true });
+        File.WriteAllText(path, json.ToJsonString());
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), new System.Text.Json.Nodes.JsonObject { ["chat_template"] = jinja, ["eos_token"] = "<|eot_id|>" }.ToJsonString());
+        return HfTokenizer.Load(folder);
+    }
+
+    [Fact]
+    public void Llama3Template()
+    {
+        using var dir = new TempDir();
+        var tokenizer = WithTemplate(dir, "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}",
+            "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>");
+        Assert.Equal("llama3", tokenizer.TemplateName);
+        Assert.Contains(tokenizer.AddedTokens["<|eot_id|>"], tokenizer.StopTokenIds);
+        var chat = tokenizer.RenderChat([new(ChatRoles.System, "Be brief."), new(ChatRoles.User, "你好"), new(ChatRoles.Assistant, "Hi")], addGenerationPrompt: true);
+        Assert.Equal("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n你好<|eot_id|>"
+            + "<|start_header_id|>assistant<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", tokenizer.Decode(chat.Ids));
+        Assert.Equal("Hi<|eot_id|>", tokenizer.Decode(chat.Ids.Where((_, i) => chat.Mask[i]).ToArray()));
+    }
+
+    [Fact]
+    public void UnknownTemplateFallsBackToGeneric()
+    {
+        using var dir = new TempDir();
+        var tokenizer = WithTemplate(dir, "{% for m in messages %}### {{ m['role'] }}: {{ m['content'] }}\n{% endfor %}");
+        Assert.Equal("generic", tokenizer.TemplateName);
+        var chat = tokenizer.RenderChat([new(ChatRoles.User, "Hello")], addGenerationPrompt: true);
+        Assert.Equal("User: Hello\nAssistant:", tokenizer.Decode(chat.Ids));
+        Assert.Throws<ArgumentException>(() => tokenizer.RenderChat([new("tool", "x")], false));
+    }
+}
