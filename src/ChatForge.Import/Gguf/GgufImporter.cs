@@ -1,0 +1,115 @@
+using ChatForge.Engine.Model;
+
+namespace ChatForge.Import.Gguf;
+
+/// <summary>
+/// A llama.cpp GGUF model (architectures llama, mistral, qwen2) into our parameter layout, every tensor
+/// dequantised to fp32. Names follow llama.cpp (token_embd, blk.N.attn_q, ffn_gate, output_norm, output).
+/// GGUF dims list the row length first, so a [ne0 = in, ne1 = out] tensor is our row-major [out, in].
+/// llama.cpp's converter permutes the Q and K rows of llama/mistral models from rotate_half pairs
+/// (i, i + hd/2) to interleaved pairs (2i, 2i + 1); the permutation is undone here. Qwen2 is stored unpermuted.
+/// </summary>
+public static class GgufImporter
+{
+    static readonly string[] Supported = ["llama", "mistral", "qwen2"];
+
+    public static ParameterBuffer Load(string path, ImportOptions? options = null)
+    {
+        using var file = GgufFile.Open(path);
+        string arch = file.Metadata.TryGetValue("general.architecture", out var a) ? a as string ?? "" : "";
+        if (!Supported.Contains(arch))
+            throw new NotSupportedException($"{path}: GGUF architecture '{arch}' is not supported (supported: {string.Join(", ", Supported)}).");
+
+        long Meta(string key, long? fallback = null) =>
+            file.Metadata.TryGetValue($"{arch}.{key}", out var v) ? Convert.ToInt64(v)
+            : fallback ?? throw new InvalidDataException($"{path}: metadata '{arch}.{key}' is missing.");
+        float MetaF(string key, float fallback) => file.Metadata.TryGetValue($"{arch}.{key}", out var v) ? Convert.ToSingle(v) : fallback;
+
+        var embed = file.Tensors.TryGetValue("token_embd.weight", out var e) ? e : throw new InvalidDataException($"{path}: tensor 'token_embd.weight' is missing.");
+        int heads = (int)Meta("attention.head_count");
+        int context = (int)Meta("context_length");
+        if (options?.MaxContext > 0) context = Math.Min(context, options.MaxContext);
+        var config = new ModelConfig
+        {
+            ModelType = arch,
+            VocabSize = (int)embed.Shape[1],
+            HiddenSize = (int)Meta("embedding_length"),
+            NumLayers = (int)Meta("block_count"),
+            NumHeads = heads,
+            NumKvHeads = (int)Meta("attention.head_count_kv", heads),
+            IntermediateSize = (int)Meta("feed_forward_length"),
+            ContextLength = context,
+            Norm = NormKind.RmsNorm,
+            NormEps = MetaF("attention.layer_norm_rms_epsilon", 1e-6f),
+            Position = PositionKind.Rope,
+            RopeTheta = MetaF("rope.freq_base", 10000f),
+            Mlp = MlpKind.SwiGlu,
+            QkvBias = file.Tensors.ContainsKey("blk.0.attn_q.bias"),
+            TieEmbeddings = !file.Tensors.ContainsKey("output.weight"),
+        };
+        if (Meta("attention.key_length", config.HiddenSize / heads) != config.HiddenSize / heads)
+            config = config with { HeadDimOverride = (int)Meta("attention.key_length") };
+        try { config.Validate(); }
+        catch (ArgumentException ex) { throw new InvalidDataException($"{path}: {ex.Message}", ex); }
+
+        var layout = new ParameterLayout(config);
+        var maps = Maps(layout);
+        foreach (var (name, rows, cols, _, _, _) in maps)
+        {
+            if (!file.Tensors.TryGetValue(name, out var info)) throw new InvalidDataException($"{path}: tensor '{name}' is missing.");
+            long[] expected = cols == 0 ? [rows] : [cols, rows];
+            if (!info.Shape.SequenceEqual(expected))
+                throw new InvalidDataException($"{path}: tensor '{name}' has GGUF shape {info.ShapeText} but the metadata needs [{string.Join(", ", expected)}].");
+        }
+
+        var parameters = new ParameterBuffer(layout);
+        bool permuted = arch != "qwen2";
+        int hd = config.HeadDim;
+        foreach (var (name, rows, cols, slot, rowOffset, ropeHeads) in maps)
+        {
+            var info = file.Tensors[name];
+            int width = Math.Max(cols, 1);
+            var target = parameters[slot].Slice(rowOffset * width, rows * width);
+            if (!permuted || ropeHeads == 0) { file.ReadAsFloat32(info, target); continue; }
+            var stored = new float[rows * width];
+            file.ReadAsFloat32(info, stored);
+            // Stored row 2i + j of a head is rotate_half row j·hd/2 + i.
+            for (int h = 0; h < ropeHeads; h++)
+                for (int i = 0; i < hd / 2; i++)
+                    for (int j = 0; j < 2; j++)
+                        stored.AsSpan((h * hd + 2 * i + j) * width, width).CopyTo(target.Slice((h * hd + j * hd / 2 + i) * width, width));
+        }
+        return parameters;
+    }
+
+    /// <summary>(GGUF name, rows, columns (0 for a vector), our slot, first row in it, heads whose rows llama.cpp permuted).</summary>
+    static List<(string Name, int Rows, int Cols, TensorSlot Slot, int RowOffset, int RopeHeads)> Maps(ParameterLayout layout)
+    {
+        var c = layout.Config;
+        int d = c.HiddenSize, q = c.NumHeads * c.HeadDim, kv = c.NumKvHeads * c.HeadDim, ff = c.IntermediateSize;
+        var maps = new List<(string, int, int, TensorSlot, int, int)> { ("token_embd.weight", c.VocabSize, d, layout.TokenEmbedding, 0, 0) };
+        for (int i = 0; i < layout.Layers.Count; i++)
+        {
+            var l = layout.Layers[i];
+            string p = $"blk.{i}.";
+            maps.Add((p + "attn_norm.weight", d, 0, l.AttnNormWeight, 0, 0));
+            maps.Add((p + "attn_q.weight", q, d, l.QkvWeight, 0, c.NumHeads));
+            maps.Add((p + "attn_k.weight", kv, d, l.QkvWeight, q, c.NumKvHeads));
+            maps.Add((p + "attn_v.weight", kv, d, l.QkvWeight, q + kv, 0));
+            if (l.QkvBias is { } b)
+            {
+                maps.Add((p + "attn_q.bias", q, 0, b, 0, c.NumHeads));
+                maps.Add((p + "attn_k.bias", kv, 0, b, q, c.NumKvHeads));
+                maps.Add((p + "attn_v.bias", kv, 0, b, q + kv, 0));
+            }
+            maps.Add((p + "attn_output.weight", d, q, l.OutWeight, 0, 0));
+            maps.Add((p + "ffn_norm.weight", d, 0, l.MlpNormWeight, 0, 0));
+            maps.Add((p + "ffn_gate.weight", ff, d, l.UpWeight, 0, 0));
+            maps.Add((p + "ffn_up.weight", ff, d, l.UpWeight, ff, 0));
+            maps.Add((p + "ffn_down.weight", d, ff, l.DownWeight, 0, 0));
+        }
+        maps.Add(("output_norm.weight", d, 0, layout.FinalNormWeight, 0, 0));
+        if (!c.TieEmbeddings) maps.Add(("output.weight", c.VocabSize, d, layout.LmHead, 0, 0));
+        return maps;
+    }
+}
