@@ -68,16 +68,17 @@ public sealed class Api(HttpClient http) : IDisposable
         (await ExpectAsync(await PostAsync("/api/chats", settings ?? new { }), HttpStatusCode.Created))["id"]!.GetValue<string>();
 
     /// <summary>POSTs and reads the whole SSE stream: (event, data) pairs.</summary>
-    public async Task<List<(string Event, JsonNode Data)>> StreamAsync(string url, object? body = null)
+    /// <param name="onEvent">Awaited after each event arrives (e.g. to press Stop once the answer is streaming).</param>
+    public async Task<List<(string Event, JsonNode Data)>> StreamAsync(string url, object? body = null, Func<string, Task>? onEvent = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = JsonContent.Create(body ?? new { }) };
         using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         if (!response.IsSuccessStatusCode) Assert.Fail($"{url} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
-        return await ReadEventsAsync(await response.Content.ReadAsStreamAsync());
+        return await ReadEventsAsync(await response.Content.ReadAsStreamAsync(), onEvent: onEvent);
     }
 
-    public static async Task<List<(string Event, JsonNode Data)>> ReadEventsAsync(Stream stream, int stopAfter = int.MaxValue)
+    public static async Task<List<(string Event, JsonNode Data)>> ReadEventsAsync(Stream stream, int stopAfter = int.MaxValue, Func<string, Task>? onEvent = null)
     {
         var events = new List<(string, JsonNode)>();
         using var reader = new StreamReader(stream, Encoding.UTF8);
@@ -90,6 +91,7 @@ public sealed class Api(HttpClient http) : IDisposable
             else if (line.Length == 0 && data.Length > 0)
             {
                 events.Add((type, JsonNode.Parse(data.ToString())!));
+                if (onEvent is not null) await onEvent(type);
                 type = "message";
                 data.Clear();
             }

@@ -214,11 +214,17 @@ public sealed class ChatTests : IClassFixture<ChatTests.Server>
         Assert.Equal(MessageStatus.Stopped, answer!.Status);
         Assert.True(answer.TokenCount < 100000);
 
-        // A stopped answer can be continued, and Stop ends that generation too.
-        var continued = api.StreamAsync($"/api/chats/{id}/messages/{answer.Id}/continue");
-        await Task.Delay(300);
-        await Api.ExpectAsync(await api.PostAsync($"/api/chats/{id}/stop", null), HttpStatusCode.OK);
-        var done = (await continued)[^1];
+        // A stopped answer can be continued, and Stop ends that generation too. Stop is pressed once the
+        // continuation is streaming (a fixed delay raced with the tiny model filling its context on a quiet machine).
+        bool stopped = false;
+        var continued = await api.StreamAsync($"/api/chats/{id}/messages/{answer.Id}/continue", onEvent: async type =>
+        {
+            if (type != "delta" || stopped) return;
+            stopped = true;
+            await Api.ExpectAsync(await api.PostAsync($"/api/chats/{id}/stop", null), HttpStatusCode.OK);
+        });
+        Assert.True(stopped, "the continuation streamed no delta before it ended");
+        var done = continued[^1];
         Assert.Equal("stopped", done.Data["status"]!.GetValue<string>());
         Assert.StartsWith(answer.Content, done.Data["content"]!.GetValue<string>());
     }
