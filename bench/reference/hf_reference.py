@@ -18,6 +18,8 @@ import torch
 
 TOKENS = [1, 7, 42, 3, 88, 15, 0, 63, 29, 50, 11, 94]
 VOCAB = 96
+# 60 positions: long enough for RoPE scaling of the slow frequencies to move the logits.
+LONG_TOKENS = [(7 * i + 3) % VOCAB for i in range(60)]
 
 def write_safetensors(path, tensors, dtype="F32"):
     """tensors: list of (name, float32 tensor). dtype F32 or BF16 for all of them."""
@@ -78,10 +80,23 @@ def rotate_half(x):
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
+def llama3_inv_freq(inv_freq, rs):
+    """transformers' _compute_llama3_parameters: keep short wavelengths, stretch long ones, blend in between."""
+    factor, low, high, old = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"], rs["original_max_position_embeddings"]
+    low_wavelen, high_wavelen = old / low, old / high
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > low_wavelen, inv_freq / factor, inv_freq)
+    smooth = (old / wavelen - low) / (high - low)
+    blended = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = ~(wavelen < high_wavelen) * ~(wavelen > low_wavelen)
+    return torch.where(medium, blended, scaled)
+
 def llama_logits(cfg, w, tokens):
     T, d, H, Hkv = len(tokens), cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
     hd, eps = d // H, cfg["rms_norm_eps"]
     inv_freq = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
+    if cfg.get("rope_scaling"):
+        inv_freq = llama3_inv_freq(inv_freq, cfg["rope_scaling"])
     freqs = torch.outer(torch.arange(T).float(), inv_freq)
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos(), emb.sin()
@@ -167,7 +182,7 @@ def llama_config(arch, model_type, tie, kv_heads, **extra):
 def bf16_round(w):
     return {k: v.to(torch.bfloat16).to(torch.float32) for k, v in w.items()}
 
-def save(out, name, cfg, w, logits, dtype="F32", shards=1):
+def save(out, name, cfg, w, logits, dtype="F32", shards=1, tokens=TOKENS):
     folder = os.path.join(out, name)
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "config.json"), "w") as f:
@@ -186,7 +201,7 @@ def save(out, name, cfg, w, logits, dtype="F32", shards=1):
         with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
             json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, f, indent=2)
     write_safetensors(os.path.join(folder, "expected.safetensors"),
-                      [("tokens", torch.tensor(TOKENS, dtype=torch.float32)), ("logits", logits)])
+                      [("tokens", torch.tensor(tokens, dtype=torch.float32)), ("logits", logits)])
     print(f"{name}: logits {tuple(logits.shape)}, |logits| max {logits.abs().max().item():.3f}")
 
 # ------------------------------------------------------------------ tokenizer
@@ -295,6 +310,15 @@ def main():
     save(out, "gpt2", cfg, w, gpt2_logits(cfg, w, TOKENS))
 
     tokenizer_fixture(out)
+
+    # Llama 3.1/3.2 RoPE scaling, sized so the 4 frequencies of head_dim 8 fall in every band
+    # (wavelengths 6.3 and 63 kept, 628 blended, 6283 stretched by the factor). Own generator: earlier fixtures unchanged.
+    gen3 = torch.Generator().manual_seed(4321)
+    cfg = llama_config("LlamaForCausalLM", "llama", tie=False, kv_heads=2, max_position_embeddings=64,
+                       rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                     "original_max_position_embeddings": 1024})
+    w = llama_weights(cfg, gen3, qkv_bias=False)
+    save(out, "llama3-rope", cfg, w, llama_logits(cfg, w, LONG_TOKENS), tokens=LONG_TOKENS)
 
 if __name__ == "__main__":
     main()

@@ -19,12 +19,7 @@ public sealed class LlamaFamily(string architecture, string modelType) : HfFamil
     public override ModelConfig ToModelConfig(HfConfigReader c, ImportOptions options)
     {
         c.Require("hidden_act", "silu", "the MLP is SiLU-gated");
-        if (c.Json["rope_scaling"] is JsonObject scaling)
-        {
-            string type = scaling["rope_type"]?.ToString() ?? scaling["type"]?.ToString() ?? "?";
-            if (type != "default")
-                throw new NotSupportedException($"{c.Source}: rope_scaling type '{type}' is not supported (supported: none or default; llama3/linear/dynamic/yarn scaling change the RoPE frequencies).");
-        }
+        var ropeScaling = RopeScalingOf(c);
         int d = c.Int("hidden_size"), heads = c.Int("num_attention_heads");
         int headDim = c.Int("head_dim", 0);
         int context = c.Int("max_position_embeddings");
@@ -50,6 +45,7 @@ public sealed class LlamaFamily(string architecture, string modelType) : HfFamil
             NormEps = c.Float("rms_norm_eps", 1e-6f),
             Position = PositionKind.Rope,
             RopeTheta = c.Float("rope_theta", 10000f),
+            RopeScaling = ropeScaling,
             Mlp = MlpKind.SwiGlu,
             QkvBias = IsQwen2 || attentionBias,
             AttnOutBias = attentionBias,
@@ -57,6 +53,39 @@ public sealed class LlamaFamily(string architecture, string modelType) : HfFamil
             TieEmbeddings = c.Bool("tie_word_embeddings", false),
         };
     }
+
+    /// <summary>
+    /// rope_scaling as HF writes it: absent/null or "default" is plain RoPE; "linear" and "llama3" rescale the
+    /// frequencies of every position and are reproduced; "dynamic", "yarn" and the rest are refused by name.
+    /// </summary>
+    static RopeScaling? RopeScalingOf(HfConfigReader c)
+    {
+        if (c.Json["rope_scaling"] is not JsonObject scaling) return null;
+        string type = scaling["rope_type"]?.ToString() ?? scaling["type"]?.ToString() ?? "?";
+        double Number(string key, double fallback) => scaling[key] is JsonValue v && v.TryGetValue(out double d) ? d : fallback;
+        var result = type switch
+        {
+            "default" => null,
+            RopeScaling.Linear => new RopeScaling { RopeType = RopeScaling.Linear, Factor = Number("factor", 1) },
+            RopeScaling.Llama3 => new RopeScaling
+            {
+                RopeType = RopeScaling.Llama3, Factor = Number("factor", 8), LowFreqFactor = Number("low_freq_factor", 1),
+                HighFreqFactor = Number("high_freq_factor", 4), OriginalContextLength = (int)Number("original_max_position_embeddings", 8192),
+            },
+            _ => throw new NotSupportedException($"{c.Source}: rope_scaling type '{type}' is not supported (supported: none, default, linear, llama3; dynamic and yarn change the frequencies with the sequence length)."),
+        };
+        try { result?.Validate(); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{c.Source}: {e.Message}", e); }
+        return result;
+    }
+
+    static JsonObject RopeScalingJson(RopeScaling s) => s.RopeType == RopeScaling.Linear
+        ? new JsonObject { ["rope_type"] = s.RopeType, ["factor"] = s.Factor }
+        : new JsonObject
+        {
+            ["rope_type"] = s.RopeType, ["factor"] = s.Factor, ["low_freq_factor"] = s.LowFreqFactor,
+            ["high_freq_factor"] = s.HighFreqFactor, ["original_max_position_embeddings"] = s.OriginalContextLength,
+        };
 
     public override string? ExportProblem(ModelConfig c)
     {
@@ -84,7 +113,7 @@ public sealed class LlamaFamily(string architecture, string modelType) : HfFamil
             ["max_position_embeddings"] = c.ContextLength,
             ["rms_norm_eps"] = c.NormEps,
             ["rope_theta"] = c.RopeTheta,
-            ["rope_scaling"] = null,
+            ["rope_scaling"] = c.RopeScaling is { } rs ? RopeScalingJson(rs) : null,
             ["hidden_act"] = "silu",
             ["tie_word_embeddings"] = c.TieEmbeddings,
             ["attention_dropout"] = 0.0,

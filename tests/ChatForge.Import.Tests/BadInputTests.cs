@@ -31,8 +31,12 @@ public sealed class BadInputTests
     {
         using var dir = new TempDir();
         string folder = dir.CopyOf("llama");
-        EditConfig(folder, c => c["rope_scaling"] = new JsonObject { ["rope_type"] = "llama3", ["factor"] = 32 });
-        Assert.Contains("llama3", Assert.Throws<NotSupportedException>(() => HfImporter.Load(folder)).Message);
+        EditConfig(folder, c => c["rope_scaling"] = new JsonObject { ["rope_type"] = "yarn", ["factor"] = 4 });
+        var e = Assert.Throws<NotSupportedException>(() => HfImporter.Load(folder));
+        Assert.Contains("yarn", e.Message);
+        Assert.Contains("llama3", e.Message); // lists what is supported
+        EditConfig(folder, c => c["rope_scaling"] = new JsonObject { ["rope_type"] = "llama3", ["factor"] = 32, ["low_freq_factor"] = 4, ["high_freq_factor"] = 1 });
+        Assert.Contains("low_freq_factor", Assert.Throws<InvalidDataException>(() => HfImporter.Load(folder)).Message);
         EditConfig(folder, c => { c.Remove("rope_scaling"); c["hidden_act"] = "gelu"; });
         Assert.Contains("hidden_act", Assert.Throws<NotSupportedException>(() => HfImporter.Load(folder)).Message);
     }

@@ -17,6 +17,7 @@ public sealed class HfLogitsTests
     [InlineData("qwen2", "Qwen2ForCausalLM")]
     [InlineData("mistral", "MistralForCausalLM")]
     [InlineData("gpt2", "GPT2LMHeadModel")]
+    [InlineData("llama3-rope", "LlamaForCausalLM")]
     public void Fp32LogitsMatchReference(string fixture, string architecture)
     {
         var model = HfImporter.Load(Fixture.Folder(fixture));
@@ -55,6 +56,7 @@ public sealed class HfLogitsTests
     [InlineData("qwen2")]
     [InlineData("mistral")]
     [InlineData("gpt2")]
+    [InlineData("llama3-rope")]
     public void ExportThenImportGivesTheSameLogits(string fixture)
     {
         using var dir = new TempDir();
@@ -66,6 +68,19 @@ public sealed class HfLogitsTests
         Assert.Equal(model.Parameters.Data, again.Parameters.Data);
         var (tokens, _) = Fixture.Expected(fixture);
         Assert.Equal(Fixture.Logits(model.Parameters, tokens, WeightFormat.F32), Fixture.Logits(again.Parameters, tokens, WeightFormat.F32));
+    }
+
+    [Fact]
+    public void Llama3RopeScalingIsWhatMovesTheLogits()
+    {
+        // The fixture only proves something if plain RoPE would have failed it.
+        var model = HfImporter.Load(Fixture.Folder("llama3-rope"));
+        Assert.Equal(RopeScaling.Llama3, model.Parameters.Layout.Config.RopeScaling?.RopeType);
+        var plain = new ParameterBuffer(new ParameterLayout(model.Parameters.Layout.Config with { RopeScaling = null }));
+        model.Parameters.Data.CopyTo(plain.Data);
+        var (tokens, expected) = Fixture.Expected("llama3-rope");
+        float diff = Fixture.MaxAbsDiff(Fixture.Logits(plain, tokens, WeightFormat.F32), expected);
+        Assert.True(diff > 1e-2f, $"plain RoPE is only {diff} away from the llama3-scaled logits");
     }
 
     [Fact]

@@ -81,7 +81,7 @@ public static class StageCli
     public static string? Describe(StageEvent e, int logEvery) => e switch
     {
         StageStep s when s.Step % Math.Max(1, logEvery) == 0 || s.Step == 1 || s.Step == s.TotalSteps => string.Create(CultureInfo.InvariantCulture,
-            $"{s.Stage} step {s.Step}/{s.TotalSteps} | loss {s.Loss:F4} | lr {s.LearningRate:E2} | norm {s.GradNorm:F2} | {s.ItemsPerSecond:F1} items/s | ETA {Eta(s.Eta)}"),
+            $"{s.Stage} step {s.Step}/{s.TotalSteps} | loss {s.Loss:F4} | lr {s.LearningRate:E2} | norm {s.GradNorm:F2} | {s.ItemsPerSecond:F1} {s.Unit}/s | ETA {Eta(s.Eta)}"),
         StageStep => null,
         PpoIterated p => string.Create(CultureInfo.InvariantCulture,
             $"ppo iteration {p.Step}/{p.TotalIterations} | reward {p.Stats.MeanScore:F3} | KL {p.Stats.MeanKl:F3} | entropy {p.Stats.Entropy:F3} | clip {p.Stats.ClipFraction * 100:F0}% | value loss {p.Stats.ValueLoss:F4} | length {p.Stats.MeanAnswerLength:F1} | β {p.Stats.Beta:F3} | ETA {Eta(p.Eta)}"),

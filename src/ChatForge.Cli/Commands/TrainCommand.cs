@@ -171,7 +171,7 @@ public sealed class TrainCommand : ICliCommand
             {
                 trainer.Progress += e => sink(e switch
                 {
-                    StepCompleted s => new StageStep("pretrain", s.Step, s.TotalSteps, s.Loss, s.LearningRate, s.GradNorm, s.TokensPerSecond, s.Eta),
+                    StepCompleted s => new StageStep("pretrain", s.Step, s.TotalSteps, s.Loss, s.LearningRate, s.GradNorm, s.TokensPerSecond, s.Eta, "tokens"),
                     Evaluated v => new StageEvaluated("pretrain", v.Step, v.BitsPerByte is { } b ? new Dictionary<string, double> { ["val_loss"] = v.ValidationLoss, ["val_bpb"] = b } : new() { ["val_loss"] = v.ValidationLoss }),
                     CheckpointSaved c => new StageCheckpoint("pretrain", c.Step, c.Path),
                     _ => new StageNote("pretrain", e.ToString()),

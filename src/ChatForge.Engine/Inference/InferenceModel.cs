@@ -55,7 +55,7 @@ public sealed class InferenceModel
             new LinearWeight(parameters, l.UpWeight, format), new LinearWeight(parameters, l.DownWeight, format))).ToArray();
         _lmHead = new LinearWeight(parameters, _layout.LmHead, format);
         MatmulWeightBytes = _layers.Sum(l => l.Qkv.Bytes + l.Out.Bytes + l.Up.Bytes + l.Down.Bytes) + _lmHead.Bytes;
-        if (c.Position == PositionKind.Rope) _rope = new RopeTable(_hd, c.ContextLength, c.RopeTheta);
+        if (c.Position == PositionKind.Rope) _rope = new RopeTable(_hd, c.ContextLength, c.RopeTheta, c.RopeScaling);
         _dequantScratch = DequantScratch;
     }
 

@@ -3,7 +3,8 @@ namespace ChatForge.Engine.Kernels;
 /// <summary>
 /// Precomputed cos/sin for rotary position embeddings: for position p and pair i (0 ≤ i &lt; headDim/2) the angle is
 /// p·θ^(−2i/headDim), as in Hugging Face Llama/Qwen. Angles are computed in double, so positions in the tens of
-/// thousands keep full float accuracy (float32 p·inv_freq would lose ~1e-3 rad there).
+/// thousands keep full float accuracy (float32 p·inv_freq would lose ~1e-3 rad there). An optional
+/// <see cref="Model.RopeScaling"/> rescales the frequencies first (Llama 3.1/3.2, linear scaling).
 /// </summary>
 public sealed class RopeTable
 {
@@ -13,7 +14,7 @@ public sealed class RopeTable
 
     readonly float[] _cos, _sin; // [MaxPositions, HeadDim / 2]
 
-    public RopeTable(int headDim, int maxPositions, float theta)
+    public RopeTable(int headDim, int maxPositions, float theta, Model.RopeScaling? scaling = null)
     {
         if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"RopeTable: head dimension must be positive and even, got {headDim}.", nameof(headDim));
         if (maxPositions <= 0) throw new ArgumentException($"RopeTable: maxPositions must be positive, got {maxPositions}.", nameof(maxPositions));
@@ -28,6 +29,7 @@ public sealed class RopeTable
         _sin = new float[maxPositions * half];
         var invFreq = new double[half];
         for (int i = 0; i < half; i++) invFreq[i] = Math.Pow(theta, -2.0 * i / headDim);
+        scaling?.Apply(invFreq);
         for (int p = 0; p < maxPositions; p++)
             for (int i = 0; i < half; i++)
             {

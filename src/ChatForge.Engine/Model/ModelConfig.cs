@@ -28,6 +28,8 @@ public sealed record ModelConfig
     [JsonPropertyName("norm_eps")] public float NormEps { get; init; } = 1e-5f;
     [JsonPropertyName("position")] public PositionKind Position { get; init; } = PositionKind.Learned;
     [JsonPropertyName("rope_theta")] public float RopeTheta { get; init; } = 10000f;
+    /// <summary>Rescaled RoPE frequencies (Llama 3.1/3.2 "llama3", or "linear"); null for plain RoPE.</summary>
+    [JsonPropertyName("rope_scaling")] public RopeScaling? RopeScaling { get; init; }
     [JsonPropertyName("mlp")] public MlpKind Mlp { get; init; } = MlpKind.Gelu;
     /// <summary>Bias on the fused Q/K/V projection (GPT-2, Qwen2).</summary>
     [JsonPropertyName("qkv_bias")] public bool QkvBias { get; init; }
@@ -72,6 +74,7 @@ public sealed record ModelConfig
         if (Position == PositionKind.Rope && HeadDim % 2 != 0)
             throw new ArgumentException($"Model config: RoPE needs an even head_dim, got {HeadDim}.");
         if (!(NormEps > 0)) throw new ArgumentException($"Model config: norm_eps must be positive, got {NormEps}.");
+        RopeScaling?.Validate();
     }
 
     static readonly JsonSerializerOptions JsonOptions = new()

@@ -36,7 +36,7 @@ public sealed class Transformer
         Layout = parameters.Layout;
         Config = Layout.Config;
         Grads = new ParameterBuffer(Layout);
-        if (Config.Position == PositionKind.Rope) _rope = new RopeTable(Config.HeadDim, Config.ContextLength, Config.RopeTheta);
+        if (Config.Position == PositionKind.Rope) _rope = new RopeTable(Config.HeadDim, Config.ContextLength, Config.RopeTheta, Config.RopeScaling);
     }
 
     /// <summary>The saved activations, allocated for the largest (batch, T) seen so far.</summary>

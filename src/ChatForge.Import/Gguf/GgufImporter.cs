@@ -47,6 +47,7 @@ public static class GgufImporter
             QkvBias = file.Tensors.ContainsKey("blk.0.attn_q.bias"),
             TieEmbeddings = !file.Tensors.ContainsKey("output.weight"),
         };
+        config = config with { RopeScaling = RopeScalingOf(file, arch, path) };
         if (Meta("attention.key_length", config.HiddenSize / heads) != config.HiddenSize / heads)
             config = config with { HeadDimOverride = (int)Meta("attention.key_length") };
         try { config.Validate(); }
@@ -80,6 +81,23 @@ public static class GgufImporter
                         stored.AsSpan((h * hd + 2 * i + j) * width, width).CopyTo(target.Slice((h * hd + j * hd / 2 + i) * width, width));
         }
         return parameters;
+    }
+
+    /// <summary>
+    /// llama.cpp writes linear scaling as {arch}.rope.scaling.type/factor, which we reproduce. Llama 3.1/3.2 files carry
+    /// their rescaled frequencies as a `rope_freqs.weight` tensor instead, and yarn adds attention scaling; both are
+    /// refused by name rather than served with wrong angles (the Hugging Face folder of such a model imports).
+    /// </summary>
+    static RopeScaling? RopeScalingOf(GgufFile file, string arch, string path)
+    {
+        if (file.Tensors.ContainsKey("rope_freqs.weight"))
+            throw new NotSupportedException($"{path}: per-frequency RoPE factors (tensor 'rope_freqs.weight', Llama 3.1/3.2) are not supported in GGUF import; import the model's Hugging Face folder, whose llama3 rope_scaling is supported.");
+        string type = file.Metadata.TryGetValue($"{arch}.rope.scaling.type", out var t) ? t as string ?? "" : "none";
+        if (type is "none" or "") return null;
+        if (type != RopeScaling.Linear)
+            throw new NotSupportedException($"{path}: RoPE scaling type '{type}' is not supported (supported: none, linear).");
+        float factor = file.Metadata.TryGetValue($"{arch}.rope.scaling.factor", out var f) ? Convert.ToSingle(f) : 1f;
+        return factor == 1f ? null : new RopeScaling { RopeType = RopeScaling.Linear, Factor = factor };
     }
 
     /// <summary>(GGUF name, rows, columns (0 for a vector), our slot, first row in it, heads whose rows llama.cpp permuted).</summary>

@@ -4,8 +4,8 @@ using ChatForge.Training.Alignment;
 namespace ChatForge.Training.Preference;
 
 /// <summary>
-/// One DPO pair's forward and backward on the policy. The reference log-probabilities are computed once
-/// before training (the reference is frozen), so no second model stays in memory during training.
+/// One DPO pair's forward and backward on the policy. The reference log-probabilities come from the caller
+/// (the reference is frozen, so DpoTrainer computes each pair's once and caches them).
 /// The loss depends on the policy's own log-probabilities, so the pair is evaluated first and the exact
 /// per-token gradient −dL/dlogπ is then applied as the row weights of a language-model backward pass.
 /// </summary>

@@ -9,16 +9,26 @@ namespace ChatForge.Training.Preference;
 
 /// <summary>
 /// DPO from the same rankings the reward model uses: every ranking yields the pairs (best, each worse answer).
-/// The policy starts from the SFT model, which also serves as the frozen reference; the reference's
-/// log-probabilities are computed once at the start, so training holds one model.
+/// The policy starts from the SFT model, which also serves as the frozen reference. The reference's
+/// log-probabilities of a pair are computed the first time the pair is drawn and cached: a run visits a
+/// fraction of the ~90k training pairs, and computing all of them up front cost more than the training itself.
 /// </summary>
 public sealed class DpoTrainer
 {
     public const string Stage = "dpo";
 
-    sealed record Pair(AnswerSequence Chosen, AnswerSequence Rejected, float ReferenceChosen, float ReferenceRejected);
+    /// <summary>Held-out pairs scored at each evaluation (the first ones, the same every time).</summary>
+    public const int MaxValidationPairs = 512;
+
+    sealed class Pair(AnswerSequence chosen, AnswerSequence rejected)
+    {
+        public AnswerSequence Chosen { get; } = chosen;
+        public AnswerSequence Rejected { get; } = rejected;
+        public (float Chosen, float Rejected)? Reference { get; set; }
+    }
 
     readonly StageLoop _loop;
+    readonly Transformer _reference;
     readonly List<Pair> _train, _validation;
     readonly EpochCursor _cursor;
     readonly int _padId;
@@ -28,30 +38,34 @@ public sealed class DpoTrainer
     DpoTrainer(StageLoop loop, Transformer reference, IChatTokenizer tokenizer, IReadOnlyList<RankingRecord> train, IReadOnlyList<RankingRecord> validation, System.Text.Json.Nodes.JsonObject? state)
     {
         _loop = loop;
+        _reference = reference;
         _padId = tokenizer.StopTokenIds[0];
-        _train = Pairs(reference, tokenizer, train);
-        _validation = Pairs(reference, tokenizer, validation);
+        int maxT = reference.Config.ContextLength;
+        _train = Pairs(tokenizer, train, maxT).ToList();
+        _validation = Pairs(tokenizer, validation, maxT).Take(MaxValidationPairs).ToList();
         if (_train.Count == 0) throw new ArgumentException("No preference pairs to train on.");
         _cursor = new EpochCursor(_train.Count, loop.Options.Batch, loop.Options.Seed);
         _cursor.Restore(state);
     }
 
-    List<Pair> Pairs(Transformer reference, IChatTokenizer tokenizer, IReadOnlyList<RankingRecord> rankings)
+    static IEnumerable<Pair> Pairs(IChatTokenizer tokenizer, IReadOnlyList<RankingRecord> rankings, int maxT)
     {
-        int maxT = reference.Config.ContextLength;
-        var pairs = new List<Pair>();
         foreach (var r in rankings)
         {
             var conversation = r.Messages.ToChat();
             var best = AnswerSequences.Render(tokenizer, conversation, r.Answers[0], maxT);
             foreach (var worse in r.Answers.Skip(1))
-            {
-                var rejected = AnswerSequences.Render(tokenizer, conversation, worse, maxT);
-                var sums = AnswerSequences.LogProbSums(reference, [best, rejected], _padId);
-                pairs.Add(new Pair(best, rejected, sums[0], sums[1]));
-            }
+                yield return new Pair(best, AnswerSequences.Render(tokenizer, conversation, worse, maxT));
         }
-        return pairs;
+    }
+
+    /// <summary>The frozen reference's log-probabilities of the pair (deterministic, so a resumed run recomputes the same values).</summary>
+    (float Chosen, float Rejected) ReferenceOf(Pair p)
+    {
+        if (p.Reference is { } cached) return cached;
+        var sums = AnswerSequences.LogProbSums(_reference, [p.Chosen, p.Rejected], _padId);
+        p.Reference = (sums[0], sums[1]);
+        return p.Reference.Value;
     }
 
     public static DpoTrainer Start(string sftModelDirectory, string runDirectory, IChatTokenizer tokenizer,
@@ -82,7 +96,8 @@ public sealed class DpoTrainer
         foreach (int i in batch)
         {
             var p = _train[i];
-            loss += DpoStep.Run(_loop.Model, p.Chosen, p.Rejected, p.ReferenceChosen, p.ReferenceRejected, _loop.Options.Beta, 1f / batch.Length, _padId).Loss / batch.Length;
+            var reference = ReferenceOf(p);
+            loss += DpoStep.Run(_loop.Model, p.Chosen, p.Rejected, reference.Chosen, reference.Rejected, _loop.Options.Beta, 1f / batch.Length, _padId).Loss / batch.Length;
         }
         return loss;
     }
@@ -96,7 +111,8 @@ public sealed class DpoTrainer
         foreach (var p in _validation)
         {
             var sums = AnswerSequences.LogProbSums(_loop.Model, [p.Chosen, p.Rejected], _padId);
-            var r = Alignment.DpoLoss.ForwardBackward(sums[0], sums[1], p.ReferenceChosen, p.ReferenceRejected, _loop.Options.Beta);
+            var reference = ReferenceOf(p);
+            var r = Alignment.DpoLoss.ForwardBackward(sums[0], sums[1], reference.Chosen, reference.Rejected, _loop.Options.Beta);
             loss += r.Loss;
             margin += r.ChosenReward - r.RejectedReward;
             if (r.Correct) correct++;

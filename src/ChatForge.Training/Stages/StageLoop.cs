@@ -102,7 +102,7 @@ public sealed class StageLoop
             double seconds = timer.Elapsed.TotalSeconds;
             log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"stage\":\"{_stage}\",\"step\":{_step},\"loss\":{loss:R},\"lr\":{lr:R},\"grad_norm\":{norm:R}}}"));
             var eta = TimeSpan.FromSeconds(total.Elapsed.TotalSeconds / (_step - startStep) * (_options.Steps - _step));
-            Progress?.Invoke(new StageStep(_stage, _step, _options.Steps, loss, lr, norm, _options.Batch / seconds, eta));
+            Progress?.Invoke(new StageStep(_stage, _step, _options.Steps, loss, lr, norm, _options.Batch / seconds, eta, BatchUnit(_stage)));
 
             bool last = _step == _options.Steps;
             if (_step % _options.EvalEvery == 0 || last)
@@ -144,4 +144,7 @@ public sealed class StageLoop
         _lastCheckpoint = directory;
         Progress?.Invoke(new StageCheckpoint(_stage, _step, directory));
     }
+
+    /// <summary>What one batch item is in each stage, for the progress line.</summary>
+    static string BatchUnit(string stage) => stage switch { "sft" => "rows", "rm" => "rankings", "dpo" => "pairs", _ => "items" };
 }

@@ -41,7 +41,7 @@ public sealed record StageOptions
 
 /// <summary>What a stage reports while it runs (rendered by the CLI) and the final summary (printed as JSON).</summary>
 public abstract record StageEvent(string Stage, long Step);
-public sealed record StageStep(string Stage, long Step, long TotalSteps, float Loss, float LearningRate, float GradNorm, double ItemsPerSecond, TimeSpan Eta) : StageEvent(Stage, Step);
+public sealed record StageStep(string Stage, long Step, long TotalSteps, float Loss, float LearningRate, float GradNorm, double ItemsPerSecond, TimeSpan Eta, string Unit = "items") : StageEvent(Stage, Step);
 public sealed record StageEvaluated(string Stage, long Step, IReadOnlyDictionary<string, double> Metrics) : StageEvent(Stage, Step);
 public sealed record StageCheckpoint(string Stage, long Step, string Path) : StageEvent(Stage, Step);
 

@@ -37,6 +37,33 @@ public class RopeTests
         Assert.Equal(4 * Math.Cos(0.01) + 2 * Math.Sin(0.01), x[3], 1e-6);
     }
 
+    [Fact]
+    public void Llama3_scaling_keeps_fast_stretches_slow_and_blends_the_middle_frequencies()
+    {
+        // Llama 3.2: head_dim 64, θ 500000, factor 32, low 1, high 4, original context 8192, so wavelengths under
+        // 2048 tokens are kept and over 8192 divided by 32. Pair 16: inv_freq = 500000^(-1/2) = 1/707.107, wavelength
+        // 2π·707.107 = 4442.9 (between the two), smooth = (8192/4442.9 − 1)/3 = 0.28128, so the frequency becomes
+        // inv·((1 − 0.28128)/32 + 0.28128) = inv·0.30374.
+        var scaling = new ChatForge.Engine.Model.RopeScaling { RopeType = "llama3", Factor = 32, LowFreqFactor = 1, HighFreqFactor = 4, OriginalContextLength = 8192 };
+        var table = new RopeTable(64, 1001, 500000f, scaling);
+        const int p = 1000;
+        double Angle(int i) => Math.Atan2(table.Sin(p)[i], table.Cos(p)[i]);
+        double Wrapped(double a) => Math.Atan2(Math.Sin(a), Math.Cos(a));
+        Assert.Equal(Wrapped(p * 1.0), Angle(0), 4);                                    // pair 0: wavelength 2π, kept
+        Assert.Equal(Wrapped(p * Math.Pow(500000, -0.5) * 0.303744), Angle(16), 4);     // blended
+        Assert.Equal(Wrapped(p * Math.Pow(500000, -62.0 / 64) / 32), Angle(31), 5);      // slowest: stretched ×32
+        var plain = new RopeTable(64, 1001, 500000f);
+        Assert.Equal(plain.Cos(p)[5], table.Cos(p)[5]);                                   // fast pairs are bit-identical
+    }
+
+    [Fact]
+    public void Linear_scaling_divides_every_frequency()
+    {
+        var table = new RopeTable(8, 100, 10000f, new ChatForge.Engine.Model.RopeScaling { RopeType = "linear", Factor = 4 });
+        var plain = new RopeTable(8, 100, 10000f);
+        for (int i = 0; i < 4; i++) Assert.Equal(plain.Cos(20)[i], table.Cos(80)[i], 6); // position 80 scaled = position 20 plain
+    }
+
     [Theory]
     [InlineData(4, 2, 8)]
     [InlineData(2, 1, 32)]
