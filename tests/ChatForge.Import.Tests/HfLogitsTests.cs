@@ -42,6 +42,8 @@ public sealed class HfLogitsTests
     [InlineData("gpt2", WeightFormat.Bf16, 0.02f)]
     [InlineData("gpt2", WeightFormat.Int8, 0.04f)]
     [InlineData("llama", WeightFormat.Int8, 0.04f)]
+    [InlineData("qwen2", WeightFormat.Q8_0, 0.04f)]
+    [InlineData("llama3-rope", WeightFormat.Q8_0, 0.04f)]
     public void QuantisedWeightsStayWithinBoundOfFp32(string fixture, WeightFormat format, float bound)
     {
         var model = HfImporter.Load(Fixture.Folder(fixture));

@@ -12,7 +12,8 @@ namespace ChatForge.Cli.Commands;
 /// <summary>
 /// `bench decode`: prefill and KV-cache decode speed of a random-weight model, next to the machine's
 /// memory-bandwidth bound (decode at small batch reads every weight once per step, so bytes/s ÷ weight
-/// bytes is the ceiling on steps/s). Prints one JSON object.
+/// bytes is the ceiling on steps/s). Prints one JSON object. `--model` measures a model the user brings (a ChatForge
+/// model folder, a Hugging Face folder or a GGUF file) instead of random weights.
 /// </summary>
 public sealed class BenchDecodeCommand : ICliCommand
 {
@@ -20,9 +21,10 @@ public sealed class BenchDecodeCommand : ICliCommand
 
     public Command Build()
     {
-        var config = new Option<string>("--config") { Description = "Model size: b (GPT-2 style, V 8192, d 512, 8 layers, 8 heads, context 1024) or tiny.", DefaultValueFactory = _ => "b" };
+        var config = new Option<string>("--config") { Description = "Random-weight model: b (GPT-2 style, V 8192, d 512, 8 layers, 8 heads, context 1024), qwen2.5-0.5b (Qwen2.5-0.5B's shapes) or tiny.", DefaultValueFactory = _ => "b" };
+        var modelPath = new Option<string?>("--model") { Description = "Measure this model instead: a ChatForge model folder, a Hugging Face folder (config.json + safetensors) or a .gguf file." };
         var batch = new Option<int>("--batch") { Description = "Sequences decoded together.", DefaultValueFactory = _ => 1 };
-        var weights = new Option<string>("--weights") { Description = "Matmul weight format: bf16, f32 or int8 (per-row scales).", DefaultValueFactory = _ => "bf16" };
+        var weights = new Option<string>("--weights") { Description = "Matmul weight format: bf16, f32, int8 (per-row scales) or q8_0 (ggml blocks of 32).", DefaultValueFactory = _ => "bf16" };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length per sequence.", DefaultValueFactory = _ => 256 };
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens decoded per sequence.", DefaultValueFactory = _ => 128 };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: every core).", DefaultValueFactory = _ => Environment.ProcessorCount };
@@ -30,12 +32,12 @@ public sealed class BenchDecodeCommand : ICliCommand
         var python = new Option<string>("--python") { Description = "Python with torch for --reference.", DefaultValueFactory = _ => ReferenceScript.DefaultPython };
         var command = new Command("decode", "KV-cache prefill and decode tokens/s against the memory-bandwidth bound (one JSON object).")
         {
-            config, batch, weights, promptTokens, newTokens, threads, reference, python,
+            config, modelPath, batch, weights, promptTokens, newTokens, threads, reference, python,
         };
         command.SetAction(parse =>
         {
             try { return Execute(parse); }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or NotSupportedException)
             {
                 Console.Error.WriteLine($"bench decode: {e.Message}");
                 return 2;
@@ -45,26 +47,24 @@ public sealed class BenchDecodeCommand : ICliCommand
 
         int Execute(ParseResult parse)
         {
-            var configName = parse.GetValue(config)!;
-            var modelConfig = configName switch
+            var path = parse.GetValue(modelPath);
+            var configName = path is null ? parse.GetValue(config)! : Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
+            var parameters = path is null ? RandomParameters(configName switch
             {
                 "b" => ModelConfig.Gpt2Style(8192, 512, 8, 8, 1024),
+                "qwen2.5-0.5b" => Qwen25HalfB,
                 "tiny" => ModelConfig.Gpt2Style(256, 64, 2, 4, 512),
-                _ => throw new ArgumentException($"--config: unknown config '{configName}' (expected b or tiny)."),
-            };
-            var format = parse.GetValue(weights) switch
-            {
-                "bf16" => WeightFormat.Bf16,
-                "f32" => WeightFormat.F32,
-                "int8" => WeightFormat.Int8,
-                var w => throw new ArgumentException($"--weights: unknown format '{w}' (expected bf16, f32 or int8)."),
-            };
+                _ => throw new ArgumentException($"--config: unknown config '{configName}' (expected b, qwen2.5-0.5b or tiny)."),
+            }, seed: 1) : LoadModel(path);
+            var modelConfig = parameters.Layout.Config;
+            var format = WeightFormats.Parse(parse.GetValue(weights)!);
             int b = parse.GetValue(batch), prompt = parse.GetValue(promptTokens), generate = parse.GetValue(newTokens);
             if (b <= 0) throw new ArgumentException($"--batch must be positive, got {b}.");
             if (prompt <= 0 || generate <= 0 || prompt + generate > modelConfig.ContextLength)
                 throw new ArgumentException($"--prompt-tokens ({prompt}) and --new-tokens ({generate}) must be positive and fit the context ({modelConfig.ContextLength}).");
             KernelThreads.Count = parse.GetValue(threads);
-            var result = Run(configName, modelConfig, format, b, prompt, generate);
+            var result = Run(configName, parameters, format, b, prompt, generate);
+            if (path is not null) result["model"] = Path.GetFullPath(path);
             if (parse.GetValue(reference))
             {
                 if (configName != "b") throw new ArgumentException("--reference measures config b only.");
@@ -79,9 +79,26 @@ public sealed class BenchDecodeCommand : ICliCommand
         }
     }
 
-    static Dictionary<string, object> Run(string configName, ModelConfig config, WeightFormat format, int batch, int prompt, int generate)
+    /// <summary>Qwen2.5-0.5B(-Instruct)'s shapes: 494M parameters, 24 layers, d 896, 14 query / 2 key-value heads, tied 151,936-token embedding.</summary>
+    static readonly ModelConfig Qwen25HalfB = ModelConfig.LlamaStyle(151936, 896, 24, 14, 2, 4864, 32768) with
     {
-        var model = new InferenceModel(RandomParameters(config, seed: 1), format);
+        ModelType = "qwen2", QkvBias = true, TieEmbeddings = true, RopeTheta = 1000000f,
+    };
+
+    /// <summary>A .gguf file, a Hugging Face folder (its config.json names `architectures`) or one of our model folders.</summary>
+    static ParameterBuffer LoadModel(string path)
+    {
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return ChatForge.Import.Gguf.GgufImporter.Load(path);
+        string config = Path.Combine(path, "config.json");
+        if (!File.Exists(config)) throw new FileNotFoundException($"--model {path}: no config.json (expected a model folder, a Hugging Face folder or a .gguf file).", config);
+        return File.ReadAllText(config).Contains("\"architectures\"") ? ChatForge.Import.HfImporter.Load(path).Parameters
+            : ChatForge.Engine.Checkpoints.Checkpoint.LoadParameters(path);
+    }
+
+    static Dictionary<string, object> Run(string configName, ParameterBuffer parameters, WeightFormat format, int batch, int prompt, int generate)
+    {
+        var config = parameters.Layout.Config;
+        var model = new InferenceModel(parameters, format);
         var cache = model.CreateCache(batch, prompt + generate);
         var slots = Enumerable.Range(0, batch).Select(_ => cache.Allocate()).ToArray();
         var logits = new float[batch * config.VocabSize];

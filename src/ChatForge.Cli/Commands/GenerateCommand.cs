@@ -43,13 +43,7 @@ public sealed class GenerateCommand : ICliCommand
                 Sampling = sampling,
                 StopTokens = stopTokens is null ? [] : ParseIds(stopTokens, "--stop-tokens"),
             };
-            var format = weights switch
-            {
-                "bf16" => WeightFormat.Bf16,
-                "f32" => WeightFormat.F32,
-                "int8" => WeightFormat.Int8,
-                _ => throw new ArgumentException($"--weights: unknown format '{weights}' (expected bf16, f32 or int8)."),
-            };
+            var format = WeightFormats.Parse(weights);
             if (!Directory.Exists(modelDir)) throw new DirectoryNotFoundException($"--model: checkpoint folder not found: {modelDir}");
             var inference = new InferenceModel(Checkpoint.LoadParameters(modelDir), format);
             using var generator = new Generator(inference, new GeneratorOptions { MaxConcurrent = 1 });

@@ -26,7 +26,7 @@ public sealed class EngineModelLoader(IOptions<ServerOptions> options, Func<stri
         var config = parameters.Layout.Config;
         if (config.VocabSize < tokenizer.VocabSize)
             throw new InvalidDataException($"{Path.Combine(full, Checkpoint.ConfigFile)}: vocab_size {config.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} tokens.");
-        var model = new InferenceModel(parameters);
+        var model = new InferenceModel(parameters, WeightFormats.Parse(options.Value.Weights, "ChatForge:Weights"));
         var generator = new Generator(model, new GeneratorOptions { MaxConcurrent = Math.Max(1, options.Value.MaxConcurrentGenerations) });
         return new LocalModelBackend(generator, tokenizer, VersionOf(full), name, generator);
     }

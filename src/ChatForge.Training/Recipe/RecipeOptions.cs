@@ -22,8 +22,8 @@ public sealed record RecipeOptions
     public int Heads { get; init; } = 4;
     public int ContextLength { get; init; } = 512;
 
-    // Pretraining: 1800 × 16 × 256 ≈ 7.4M tokens (~75 min at the ~1,650 tokens/s measured here for this size).
-    public int PretrainSteps { get; init; } = 1800;
+    // Pretraining: 1500 × 16 × 256 ≈ 6.1M tokens (~65 min at the ~1,600 tokens/s measured here for this size).
+    public int PretrainSteps { get; init; } = 1500;
     public int PretrainBatch { get; init; } = 16;
     public int PretrainSeq { get; init; } = 256;
     public float PretrainLearningRate { get; init; } = 1.2e-3f;
