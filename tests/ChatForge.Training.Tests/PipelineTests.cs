@@ -44,6 +44,10 @@ public class PpoStageTests
         Assert.Equal("3+3?", prompt.Conversation[^1].Content);
         Assert.Equal(["6"], prompt.Gold!);
         Assert.Null(PpoPrompts.FromSft([record with { Task = "chat" }])[0].Gold);
+        var worded = new SftRecord("y", "arithmetic", "zh", [new("user", "542 - 550 = ?"), new("assistant", "542 - 550 = -8。")]);
+        Assert.Equal(["-8"], PpoPrompts.FromSft([worded])[0].Gold!);
+        // A translation reply is one wording of the answer, not the answer: no verifiable reward from it.
+        Assert.Null(PpoPrompts.FromSft([worded with { Task = "translate_zh_en", Messages = [new("user", "一英文怎么说？"), new("assistant", "英文是 one。")] }])[0].Gold);
     }
 
     [Fact]

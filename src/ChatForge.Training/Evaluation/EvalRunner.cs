@@ -1,4 +1,5 @@
 using DataPaths = ChatForge.Data.DataPaths;
+using EvalRecord = ChatForge.Data.Dialogues.EvalRecord;
 using ChatForge.Engine.Checkpoints;
 using ChatForge.Engine.Model;
 using ChatForge.Tokenizer;
@@ -34,14 +35,15 @@ public static class EvalRunner
         var skipped = new List<string>();
         var model = Checkpoint.LoadParameters(modelDirectory);
 
-        var items = new List<ChatForge.Data.Dialogues.EvalRecord>();
+        var items = new List<EvalRecord>();
         foreach (var name in new[] { "heldout.jsonl", "absent.jsonl" })
         {
             string path = Path.Combine(paths.Eval, name);
             if (File.Exists(path)) items.AddRange(Jsonl.ReadEval(path));
             else skipped.Add($"{path} not found");
         }
-        if (options.MaxItems > 0) items = items.Where(i => i.Set == "heldout").Take(options.MaxItems)
+        items.AddRange(ArithmeticItems(Path.Combine(paths.Sft, "val.jsonl")));
+        if (options.MaxItems > 0) items = Stratified(items.Where(i => i.Set != "absent").ToList(), options.MaxItems)
             .Concat(items.Where(i => i.Set == "absent").Take(Math.Max(1, options.MaxItems / 4))).ToList();
         AnswerReport? answers = items.Count > 0 ? Evaluator.Run(model, tokenizer, items, options.MaxNewTokens) : null;
 
@@ -67,5 +69,28 @@ public static class EvalRunner
         else skipped.Add($"{Path.Combine(paths.Tokens, "val")} not found: no bits per byte");
 
         return (new EvalReport { Model = Path.GetFullPath(modelDirectory), Answers = answers, RewardModel = rmReport, VersusBaseline = comparison, Validation = bpb }, skipped);
+    }
+
+    /// <summary>
+    /// Arithmetic questions of the SFT validation dialogues (never trained on), judged on their result: eval/heldout.jsonl
+    /// has no arithmetic, the one task PPO's verifiable reward can check on any prompt.
+    /// </summary>
+    static IEnumerable<EvalRecord> ArithmeticItems(string sftValidation)
+    {
+        if (!File.Exists(sftValidation)) yield break;
+        foreach (var r in Jsonl.ReadSft(sftValidation).Where(r => r.Task == "arithmetic" && r.Messages.Count >= 2 && r.Messages[^1].Role == "assistant"))
+            if (AnswerCheck.LastInteger(r.Messages[^1].Content) is { } result)
+                yield return new EvalRecord(r.Id, r.Task, r.Lang, "heldout", r.Messages.Take(r.Messages.Count - 1).ToList(), [result]);
+    }
+
+    /// <summary>At most <paramref name="max"/> items taken round-robin over (task, language) in file order, so a cap keeps every task.</summary>
+    public static List<EvalRecord> Stratified(IReadOnlyList<EvalRecord> items, int max)
+    {
+        var queues = items.GroupBy(i => (i.Task, i.Lang)).Select(g => new Queue<EvalRecord>(g)).ToList();
+        var taken = new List<EvalRecord>();
+        while (taken.Count < max && queues.Any(q => q.Count > 0))
+            foreach (var q in queues)
+                if (taken.Count < max && q.Count > 0) taken.Add(q.Dequeue());
+        return taken;
     }
 }

@@ -30,7 +30,7 @@ public sealed record AnswerReport
 
 /// <summary>
 /// Asks the model every evaluation question with greedy decoding (batched through the engine's KV-cache
-/// generator) and judges answers with the data pipeline's normalising matcher.
+/// generator) and judges answers with <see cref="AnswerCheck"/> (the data pipeline's normalising matcher; final number for arithmetic).
 /// </summary>
 public static class Evaluator
 {
@@ -60,7 +60,7 @@ public static class Evaluator
         {
             string text = replies[k].Text;
             bool refused = AnswerMatcher.IsRefusal(text);
-            bool correct = item.Set == "absent" ? refused : !refused && AnswerMatcher.IsMatch(text, item.Answers);
+            bool correct = item.Set == "absent" ? refused : AnswerCheck.IsCorrect(text, item.Answers);
             return new EvalAnswer(item, text, correct, refused);
         }).ToList();
 

@@ -12,7 +12,11 @@ public static class PpoPrompts
     /// <summary>Tasks whose answers the matcher can check exactly.</summary>
     public static readonly IReadOnlySet<string> VerifiableTasks = new HashSet<string> { "arithmetic", "translate_en_zh", "translate_zh_en" };
 
-    /// <summary>From SFT dialogues: cut before the last assistant reply; that reply is the gold answer for verifiable tasks.</summary>
+    /// <summary>
+    /// From SFT dialogues: cut before the last assistant reply. Arithmetic replies give their result as the gold answer
+    /// ("87 × 14 = 1218。" → "1218"). Other replies are one phrasing among many ("英文是 one。"), not a gold answer: judging
+    /// a rollout by them would punish right answers worded differently, so those prompts get the reward model alone.
+    /// </summary>
     public static List<PpoPrompt> FromSft(IEnumerable<SftRecord> records) => records.Select(r =>
     {
         var chat = r.Messages.ToChat();
@@ -20,7 +24,7 @@ public static class PpoPrompts
         for (int i = chat.Count - 1; i >= 0; i--) if (chat[i].Role == ChatRoles.User) { lastUser = i; break; }
         if (lastUser < 0) return null;
         string? reply = lastUser + 1 < chat.Count && chat[lastUser + 1].Role == ChatRoles.Assistant ? chat[lastUser + 1].Content : null;
-        IReadOnlyList<string>? gold = reply is not null && VerifiableTasks.Contains(r.Task) ? [reply] : null;
+        IReadOnlyList<string>? gold = reply is not null && r.Task == "arithmetic" && Evaluation.AnswerCheck.LastInteger(reply) is { } result ? [result] : null;
         return new PpoPrompt(r.Id, r.Task, chat.Take(lastUser + 1).ToList(), gold);
     }).OfType<PpoPrompt>().ToList();
 

@@ -24,7 +24,7 @@ public sealed class RewardModelReward(RewardScorer scorer, IChatTokenizer tokeni
 
 /// <summary>
 /// Adds a checkable reward to another: +<see cref="Bonus"/> when the answer matches one of the prompt's gold
-/// answers (the data pipeline's normalising matcher: arithmetic results, translations), −Bonus when it does
+/// answers (<see cref="Evaluation.AnswerCheck"/>: the final number for arithmetic, the normalising matcher otherwise), −Bonus when it does
 /// not, 0 for prompts without gold answers. Set <see cref="Gold"/> to the gold answers of the batch about to
 /// be rolled out (indexed like the prompts, i.e. by Rollout.PromptIndex).
 /// </summary>
@@ -49,6 +49,6 @@ public sealed class VerifiableReward(IRewardFunction inner, IChatTokenizer token
     {
         var answer = r.Tokens.AsSpan(r.PromptLength).ToArray().Where(t => !tokenizer.StopTokenIds.Contains(t)).ToArray();
         string text = tokenizer.Decode(answer).Trim();
-        return !AnswerMatcher.IsRefusal(text) && AnswerMatcher.IsMatch(text, gold);
+        return Evaluation.AnswerCheck.IsCorrect(text, gold);
     }
 }

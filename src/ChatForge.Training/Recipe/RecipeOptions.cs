@@ -62,7 +62,7 @@ public sealed record RecipeOptions
     public ulong Seed { get; init; } = 1337;
 
     // Evaluation
-    public int EvalMaxItems { get; init; } = 240;
+    public int EvalMaxItems { get; init; } = 480;
     public int EvalMaxNewTokens { get; init; } = 48;
 
     /// <summary>The policy that becomes the model folder: "ppo", "dpo" or "sft".</summary>
