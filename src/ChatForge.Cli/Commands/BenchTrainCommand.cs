@@ -32,7 +32,7 @@ public sealed class BenchTrainCommand : ICliCommand
         config.AcceptOnlyFromAmong("a", "b");
         var steps = new Option<int>("--steps") { Description = "Timed steps", DefaultValueFactory = _ => 5 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed steps first (JIT, page faults)", DefaultValueFactory = _ => 2 };
-        var peak = new Option<double>("--peak-gflops") { Description = "Peak GFLOPS of this machine for MFU", DefaultValueFactory = _ => 490 };
+        var peak = new Option<double>("--peak-gflops") { Description = "Peak GFLOPS of this machine for MFU (default: estimated from cores and SIMD width)", DefaultValueFactory = _ => -1 };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var reference = new Option<bool>("--reference") { Description = "Also run the PyTorch CPU reference (bench/reference/torch_bench.py) in this run and report our/reference ratios." };
         var python = new Option<string>("--python") { Description = "Python with torch for --reference.", DefaultValueFactory = _ => ReferenceScript.DefaultPython };
@@ -43,7 +43,7 @@ public sealed class BenchTrainCommand : ICliCommand
             int timed = parse.GetValue(steps), untimed = parse.GetValue(warmup);
             if (timed < 1 || untimed < 0) { Console.Error.WriteLine("--steps must be >= 1 and --warmup >= 0."); return 2; }
             KernelThreads.Count = parse.GetValue(threads);
-            var result = Run(Shape(parse.GetValue(config)!), parse.GetValue(config)!, timed, untimed, parse.GetValue(peak));
+            var result = Run(Shape(parse.GetValue(config)!), parse.GetValue(config)!, timed, untimed, parse.GetValue(peak) is > 0 and var peakGflops ? peakGflops : ChatForge.Engine.Training.PretrainOptions.EstimatedPeakGflops);
             if (parse.GetValue(reference))
             {
                 var torch = ReferenceScript.Run(parse.GetValue(python)!, "bench/reference/torch_bench.py",

@@ -48,7 +48,7 @@ public sealed class PretrainCommand : ICliCommand
         var ckptEvery = new Option<int>("--ckpt-every") { Description = "Checkpoint every N steps (and at the end)", DefaultValueFactory = _ => 500 };
         var seed = new Option<ulong>("--seed") { Description = "Seed for the weights and the data order", DefaultValueFactory = _ => 1337UL };
         var tokensPerByte = new Option<double?>("--tokens-per-byte") { Description = "Tokens per byte of text for bits per byte (default: data manifest.json)" };
-        var peak = new Option<double>("--peak-gflops") { Description = "Peak GFLOPS of this machine for MFU", DefaultValueFactory = _ => 490 };
+        var peak = new Option<double>("--peak-gflops") { Description = "Peak GFLOPS of this machine for MFU (default: estimated from cores and SIMD width)", DefaultValueFactory = _ => -1 };
         var logEvery = new Option<int>("--log-every") { Description = "Plain-output progress line every N steps", DefaultValueFactory = _ => 10 };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (starts fresh when there is none)" };
@@ -84,7 +84,7 @@ public sealed class PretrainCommand : ICliCommand
                     CheckpointEvery = saved is null || Given(ckptEvery) ? parse.GetValue(ckptEvery) : saved.CheckpointEvery,
                     Seed = saved is null || Given(seed) ? parse.GetValue(seed) : saved.Seed,
                     TokensPerByte = parse.GetValue(tokensPerByte) ?? corpus.TokensPerByte ?? saved?.TokensPerByte,
-                    PeakGflops = parse.GetValue(peak),
+                    PeakGflops = parse.GetValue(peak) is > 0 and var peakGflops ? peakGflops : PretrainOptions.EstimatedPeakGflops,
                 };
                 options.Validate();
 

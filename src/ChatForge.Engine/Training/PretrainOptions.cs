@@ -28,8 +28,15 @@ public sealed record PretrainOptions
     public ulong Seed { get; init; } = 1337;
     /// <summary>Tokens per byte of text, to turn validation loss into bits per byte; null = not reported.</summary>
     public double? TokensPerByte { get; init; }
-    /// <summary>Peak GFLOPS of this machine for MFU (2 cores × AVX-512 FMA ≈ 490).</summary>
-    public double PeakGflops { get; init; } = 490;
+    /// <summary>Peak GFLOPS of this machine for MFU; by default <see cref="EstimatedPeakGflops"/>.</summary>
+    public double PeakGflops { get; init; } = EstimatedPeakGflops;
+
+    /// <summary>
+    /// FMA peak of the kernel threads at the widest SIMD path, assuming two FMA units and 3.8 GHz (AVX-512: 2 cores ≈ 490,
+    /// the figure measured for the machines this was first sized on; AVX2: 2 cores ≈ 245). Pass the real figure for exact MFU.
+    /// </summary>
+    public static double EstimatedPeakGflops =>
+        Math.Round(Kernels.KernelThreads.Count * 3.8 * 2 * 2 * Kernels.Simd.Best switch { Kernels.SimdLevel.Vector512 => 16, Kernels.SimdLevel.Vector256 => 8, _ => 1 });
 
     public void Validate()
     {
