@@ -32,7 +32,7 @@ public sealed record RecipeOptions
     public int PretrainCheckpointEvery { get; init; } = 200;
 
     // SFT
-    public int SftSteps { get; init; } = 700;
+    public int SftSteps { get; init; } = 1800;
     public int SftBatch { get; init; } = 4;
     public int SftSeq { get; init; } = 512;
     public float SftLearningRate { get; init; } = 3e-4f;
