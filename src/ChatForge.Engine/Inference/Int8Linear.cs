@@ -13,12 +13,6 @@ namespace ChatForge.Engine.Inference;
 /// </summary>
 internal sealed unsafe class Int8Linear
 {
-    const int DecodeMaxRows = 8;
-    /// <summary>Output rows per work item (a multiple of 4 so the 4-row kernel stays full).</summary>
-    const int RowsPerPart = 64;
-    /// <summary>Below this many multiply-adds a second thread costs more to wake than it saves.</summary>
-    const long ParallelThreshold = 1 << 17;
-
     readonly sbyte[] _q;
     readonly float[] _scale;
 
@@ -55,7 +49,7 @@ internal sealed unsafe class Int8Linear
     {
         if (x.Length < m * In || y.Length < m * Out)
             throw new ArgumentException($"Int8Linear: x holds {x.Length} floats and y {y.Length}, shape [{m}, {In}] → [{m}, {Out}] needs {m * In} and {m * Out}.");
-        if (m > DecodeMaxRows)
+        if (m > RowBands.DecodeMaxRows)
         {
             Dequantize(scratch);
             Gemm.MatMul(x[..(m * In)], scratch.AsSpan(0, Out * In), y, m, Out, In, transB: true, accumulate: accumulate);
@@ -66,13 +60,9 @@ internal sealed unsafe class Int8Linear
         fixed (sbyte* pq = _q)
         fixed (float* ps = _scale)
         {
-            // One contiguous band of output rows per thread (a multiple of 64 rows, so no two threads share a cache line of y).
-            int threads = (long)m * Out * In >= ParallelThreshold ? Math.Min(KernelThreads.Count, (Out + RowsPerPart - 1) / RowsPerPart) : 1;
-            int band = (Out + threads * RowsPerPart - 1) / (threads * RowsPerPart) * RowsPerPart;
-            if (threads == 1) { Rows(px, pq, ps, py, m, 0, Out, accumulate, level); return; }
             nint xa = (nint)px, ya = (nint)py, qa = (nint)pq, sa = (nint)ps;
-            KernelThreads.For(0, threads, t =>
-                Rows((float*)xa, (sbyte*)qa, (float*)sa, (float*)ya, m, t * band, Math.Min(Out, (t + 1) * band), accumulate, level));
+            // Bands are multiples of 64 rows, so the 4-row kernel stays full.
+            RowBands.For((long)m * Out * In, Out, (j0, j1) => Rows((float*)xa, (sbyte*)qa, (float*)sa, (float*)ya, m, j0, j1, accumulate, level));
         }
     }
 

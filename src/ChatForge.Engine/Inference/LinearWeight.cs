@@ -69,8 +69,8 @@ internal sealed class LinearWeight
     /// <summary>y[m, Out] = (accumulate ? y : 0) + x[m, In]·Wᵀ; int8 weights use <paramref name="scratch"/> (≥ Out·In floats) when m is large.</summary>
     public void Apply(ReadOnlySpan<float> x, Span<float> y, int m, bool accumulate, Func<long, float[]> scratch)
     {
-        if (_int8 is not null) _int8.Apply(x, y, m, accumulate, m > 8 ? scratch(Length) : []);
-        else if (_q8 is not null) _q8.Apply(x, y, m, accumulate, m > 8 ? scratch(Length) : null);
+        if (_int8 is not null) _int8.Apply(x, y, m, accumulate, m > RowBands.DecodeMaxRows ? scratch(Length) : []);
+        else if (_q8 is not null) _q8.Apply(x, y, m, accumulate, m > RowBands.DecodeMaxRows ? scratch(Length) : null);
         else if (_bf16 is not null) Gemm.MatMulBf16(x, _bf16, y, m, Out, In, accumulate);
         else Gemm.MatMul(x, _f32.AsSpan(_offset, Out * In), y, m, Out, In, transB: true, accumulate: accumulate);
     }

@@ -18,9 +18,6 @@ namespace ChatForge.Engine.Inference;
 public sealed unsafe class Q8_0Linear
 {
     public const int Block = 32;
-    const int DecodeMaxRows = 8;
-    const int RowsPerPart = 64;
-    const long ParallelThreshold = 1 << 17;
 
     readonly sbyte[] _q;
     readonly float[] _scale;
@@ -91,7 +88,7 @@ public sealed unsafe class Q8_0Linear
     {
         if (x.Length < m * In || y.Length < m * Out)
             throw new ArgumentException($"Q8_0Linear: x holds {x.Length} floats and y {y.Length}; [{m}, {In}] → [{m}, {Out}] needs {m * In} and {m * Out}.");
-        if (m > DecodeMaxRows)
+        if (m > RowBands.DecodeMaxRows)
         {
             scratch ??= new float[(long)Out * In];
             Dequantize(scratch);
@@ -107,11 +104,8 @@ public sealed unsafe class Q8_0Linear
         fixed (sbyte* pw = _q, px = qx)
         fixed (float* sw = _scale, sx = dx, py = y)
         {
-            // One contiguous band of output rows per thread (a multiple of 64 rows, so no two threads share a cache line of y).
-            int threads = (long)m * Out * In >= ParallelThreshold ? Math.Min(KernelThreads.Count, (Out + RowsPerPart - 1) / RowsPerPart) : 1;
-            int band = (Out + threads * RowsPerPart - 1) / (threads * RowsPerPart) * RowsPerPart;
             nint wa = (nint)pw, xa = (nint)px, swa = (nint)sw, sxa = (nint)sx, ya = (nint)py;
-            void Rows(int j0, int j1)
+            RowBands.For((long)m * Out * In, Out, (j0, j1) =>
             {
                 for (int j = j0; j < j1; j++)
                 {
@@ -126,9 +120,7 @@ public sealed unsafe class Q8_0Linear
                         *yj = accumulate ? *yj + v : v;
                     }
                 }
-            }
-            if (threads == 1) Rows(0, Out);
-            else KernelThreads.For(0, threads, t => Rows(t * band, Math.Min(Out, (t + 1) * band)));
+            });
         }
     }
 
