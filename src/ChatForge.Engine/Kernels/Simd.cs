@@ -43,28 +43,3 @@ public static class Simd
         public void Dispose() => Level = previous;
     }
 }
-
-/// <summary>How many threads kernels split work over. Defaults to every core.</summary>
-public static class KernelThreads
-{
-    static int _count = Environment.ProcessorCount;
-
-    public static int Count
-    {
-        get => _count;
-        set => _count = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Thread count must be at least 1.");
-    }
-
-    /// <summary>Runs body(i) for i in [from, to) over at most Count threads; inline when there is one item or one thread.</summary>
-    public static void For(int fromInclusive, int toExclusive, Action<int> body)
-    {
-        int n = toExclusive - fromInclusive;
-        if (n <= 0) return;
-        if (n == 1 || _count == 1)
-        {
-            for (int i = fromInclusive; i < toExclusive; i++) body(i);
-            return;
-        }
-        Parallel.For(fromInclusive, toExclusive, new ParallelOptions { MaxDegreeOfParallelism = _count }, body);
-    }
-}
