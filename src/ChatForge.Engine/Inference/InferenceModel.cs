@@ -66,8 +66,12 @@ public sealed class InferenceModel
         return _dequant;
     }
 
-    /// <summary>A cache for up to <paramref name="slots"/> concurrent sequences of at most maxT (default: the context length) positions.</summary>
-    public KvCache CreateCache(int slots, int maxT = 0) => new(Config, slots, maxT > 0 ? maxT : Config.ContextLength);
+    /// <summary>
+    /// A cache for up to <paramref name="slots"/> concurrent sequences of at most maxT (default: the context length) positions.
+    /// Keys and values are bf16 unless asked otherwise or the weights are float32 (the exact reference path).
+    /// </summary>
+    public KvCache CreateCache(int slots, int maxT = 0, bool? bf16 = null) =>
+        new(Config, slots, maxT > 0 ? maxT : Config.ContextLength, bf16 ?? Format != WeightFormat.F32);
 
     /// <summary>
     /// Runs the rows through the model, writes their keys and values into the cache, and writes the logits
@@ -101,7 +105,8 @@ public sealed class InferenceModel
             var q = s.Q.AsSpan(0, n * _qDim);
             StoreKv(qkv, q, rows, cache, l);
             var att = s.Att.AsSpan(0, n * _qDim);
-            Attention.CachedForward(q, slots, positions, cache.Keys(l), cache.Values(l), cache.MaxT, att, _hq, _hkv, _hd);
+            if (cache.IsBf16) Attention.CachedForward(q, slots, positions, cache.KeysBf16(l), cache.ValuesBf16(l), cache.MaxT, att, _hq, _hkv, _hd);
+            else Attention.CachedForward(q, slots, positions, cache.Keys(l), cache.Values(l), cache.MaxT, att, _hq, _hkv, _hd);
             w.Out.Apply(att, x, n, true, _dequantScratch);
             if (w.Slots.OutBias is { } outBias) Bias.Forward(x, _parameters[outBias], n, _d);
 
@@ -130,15 +135,11 @@ public sealed class InferenceModel
     /// <summary>Copies each row's rotated k and v into the cache at (slot, position) and gathers q contiguously for attention.</summary>
     void StoreKv(ReadOnlySpan<float> qkv, Span<float> q, ReadOnlySpan<ForwardRow> rows, KvCache cache, int layer)
     {
-        var keys = cache.Keys(layer);
-        var values = cache.Values(layer);
         for (int r = 0; r < rows.Length; r++)
         {
             var row = qkv.Slice(r * _qkvDim, _qkvDim);
-            int at = cache.Offset(rows[r].Slot, rows[r].Position);
             row[.._qDim].CopyTo(q.Slice(r * _qDim, _qDim));
-            row.Slice(_qDim, _kvDim).CopyTo(keys.Slice(at, _kvDim));
-            row.Slice(_qDim + _kvDim, _kvDim).CopyTo(values.Slice(at, _kvDim));
+            cache.Write(layer, rows[r].Slot, rows[r].Position, row.Slice(_qDim, _kvDim), row.Slice(_qDim + _kvDim, _kvDim));
         }
     }
 

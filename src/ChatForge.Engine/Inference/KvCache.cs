@@ -1,16 +1,20 @@
+using ChatForge.Engine.Kernels;
 using ChatForge.Engine.Model;
 
 namespace ChatForge.Engine.Inference;
 
 /// <summary>
-/// Keys and values of every past position, per layer: K and V each [slots, maxT, Hkv·hd] floats, row-major,
-/// so one sequence's history is contiguous. A sequence owns one slot from Allocate until Free; Length(slot)
-/// is how many positions of that slot hold valid keys and values.
+/// Keys and values of every past position, per layer: K and V each [slots, maxT, Hkv·hd], row-major, so one
+/// sequence's history is contiguous. Stored as float32, or as bf16 (<see cref="IsBf16"/>): decode reads the whole
+/// cache of every sequence at every step, so at long contexts and larger batches the cache, not the weights, is
+/// most of the bytes moved; bf16 halves them (and the memory) at a relative error of 2⁻⁹ per key and value.
+/// A sequence owns one slot from Allocate until Free; Length(slot) is how many positions of that slot hold valid
+/// keys and values.
 /// </summary>
 public sealed class KvCache
 {
-    readonly float[][] _keys;
-    readonly float[][] _values;
+    readonly float[][]? _keys, _values;
+    readonly ushort[][]? _keysBf16, _valuesBf16;
     readonly int[] _length;
     readonly bool[] _inUse;
     readonly Stack<int> _free = new();
@@ -21,9 +25,11 @@ public sealed class KvCache
     /// <summary>Floats per position per layer: Hkv·hd.</summary>
     public int KvDim { get; }
     public int FreeSlots => _free.Count;
-    public long Bytes => 2L * Layers * Slots * MaxT * KvDim * sizeof(float);
+    /// <summary>True when keys and values are held as bf16 (read them through <see cref="KeysBf16"/>).</summary>
+    public bool IsBf16 { get; }
+    public long Bytes => 2L * Layers * Slots * MaxT * KvDim * (IsBf16 ? sizeof(ushort) : sizeof(float));
 
-    public KvCache(ModelConfig config, int slots, int maxT)
+    public KvCache(ModelConfig config, int slots, int maxT, bool bf16 = false)
     {
         config.Validate();
         if (slots <= 0) throw new ArgumentOutOfRangeException(nameof(slots), slots, "KV cache: slots must be positive.");
@@ -36,20 +42,44 @@ public sealed class KvCache
         long perLayer = (long)slots * maxT * KvDim;
         if (perLayer > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(slots), $"KV cache: {slots} slots × {maxT} positions × {KvDim} floats exceeds one array per layer; use fewer slots or a shorter maxT.");
-        _keys = new float[Layers][];
-        _values = new float[Layers][];
-        for (int l = 0; l < Layers; l++)
+        IsBf16 = bf16;
+        if (bf16)
         {
-            _keys[l] = GC.AllocateUninitializedArray<float>((int)perLayer, pinned: true);
-            _values[l] = GC.AllocateUninitializedArray<float>((int)perLayer, pinned: true);
+            _keysBf16 = Enumerable.Range(0, Layers).Select(_ => GC.AllocateUninitializedArray<ushort>((int)perLayer, pinned: true)).ToArray();
+            _valuesBf16 = Enumerable.Range(0, Layers).Select(_ => GC.AllocateUninitializedArray<ushort>((int)perLayer, pinned: true)).ToArray();
+        }
+        else
+        {
+            _keys = Enumerable.Range(0, Layers).Select(_ => GC.AllocateUninitializedArray<float>((int)perLayer, pinned: true)).ToArray();
+            _values = Enumerable.Range(0, Layers).Select(_ => GC.AllocateUninitializedArray<float>((int)perLayer, pinned: true)).ToArray();
         }
         _length = new int[slots];
         _inUse = new bool[slots];
         for (int s = slots - 1; s >= 0; s--) _free.Push(s);
     }
 
-    public Span<float> Keys(int layer) => _keys[layer];
-    public Span<float> Values(int layer) => _values[layer];
+    public Span<float> Keys(int layer) => (_keys ?? throw Bf16Cache())[layer];
+    public Span<float> Values(int layer) => (_values ?? throw Bf16Cache())[layer];
+    public Span<ushort> KeysBf16(int layer) => (_keysBf16 ?? throw new InvalidOperationException("KV cache: this cache holds float32 keys and values; use Keys/Values."))[layer];
+    public Span<ushort> ValuesBf16(int layer) => (_valuesBf16 ?? throw new InvalidOperationException("KV cache: this cache holds float32 keys and values; use Keys/Values."))[layer];
+
+    static InvalidOperationException Bf16Cache() => new("KV cache: this cache holds bf16 keys and values; use KeysBf16/ValuesBf16.");
+
+    /// <summary>Writes one position's key and value (each KvDim floats) of a layer, rounding to bf16 when the cache holds bf16.</summary>
+    public void Write(int layer, int slot, int position, ReadOnlySpan<float> key, ReadOnlySpan<float> value)
+    {
+        int at = Offset(slot, position);
+        if (IsBf16)
+        {
+            Bf16.FromFloat(key[..KvDim], _keysBf16![layer].AsSpan(at, KvDim));
+            Bf16.FromFloat(value[..KvDim], _valuesBf16![layer].AsSpan(at, KvDim));
+        }
+        else
+        {
+            key[..KvDim].CopyTo(_keys![layer].AsSpan(at, KvDim));
+            value[..KvDim].CopyTo(_values![layer].AsSpan(at, KvDim));
+        }
+    }
 
     /// <summary>Start of (slot, position) inside a layer's K or V array.</summary>
     public int Offset(int slot, int position) => (slot * MaxT + position) * KvDim;

@@ -26,6 +26,25 @@ public static unsafe partial class Attention
     internal static void CachedForward(ReadOnlySpan<float> q, ReadOnlySpan<int> slots, ReadOnlySpan<int> positions,
         ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int maxT, Span<float> output, int nHeads, int nKvHeads, int headDim, SimdLevel level)
     {
+        fixed (float* pk = kCache, pv = vCache)
+            CachedForward(q, slots, positions, new KvView((nint)pk, (nint)pv, bf16: false), kCache.Length, vCache.Length, maxT, output, nHeads, nKvHeads, headDim, level);
+    }
+
+    /// <summary>The same against a bf16 cache: each block of keys and values is widened to float32 in thread scratch as it is visited.</summary>
+    public static void CachedForward(ReadOnlySpan<float> q, ReadOnlySpan<int> slots, ReadOnlySpan<int> positions,
+        ReadOnlySpan<ushort> kCache, ReadOnlySpan<ushort> vCache, int maxT, Span<float> output, int nHeads, int nKvHeads, int headDim)
+        => CachedForward(q, slots, positions, kCache, vCache, maxT, output, nHeads, nKvHeads, headDim, Simd.Level);
+
+    internal static void CachedForward(ReadOnlySpan<float> q, ReadOnlySpan<int> slots, ReadOnlySpan<int> positions,
+        ReadOnlySpan<ushort> kCache, ReadOnlySpan<ushort> vCache, int maxT, Span<float> output, int nHeads, int nKvHeads, int headDim, SimdLevel level)
+    {
+        fixed (ushort* pk = kCache, pv = vCache)
+            CachedForward(q, slots, positions, new KvView((nint)pk, (nint)pv, bf16: true), kCache.Length, vCache.Length, maxT, output, nHeads, nKvHeads, headDim, level);
+    }
+
+    static void CachedForward(ReadOnlySpan<float> q, ReadOnlySpan<int> slots, ReadOnlySpan<int> positions,
+        KvView kv, int kLength, int vLength, int maxT, Span<float> output, int nHeads, int nKvHeads, int headDim, SimdLevel level)
+    {
         CheckHeads(nHeads, nKvHeads, headDim);
         int rows = slots.Length, qDim = nHeads * headDim, kvDim = nKvHeads * headDim;
         if (positions.Length != rows)
@@ -34,7 +53,7 @@ public static unsafe partial class Attention
             throw new ArgumentException($"Attention cache: q has {q.Length} floats but shape [{rows}, {qDim}] needs {(long)rows * qDim}.", nameof(q));
         if (output.Length != (long)rows * qDim)
             throw new ArgumentException($"Attention cache: output has {output.Length} floats but shape [{rows}, {qDim}] needs {(long)rows * qDim}.", nameof(output));
-        long slotCount = CheckCache(kCache.Length, vCache.Length, maxT, kvDim);
+        long slotCount = CheckCache(kLength, vLength, maxT, kvDim);
         for (int r = 0; r < rows; r++) CheckRow(r, slots[r], positions[r], slotCount, maxT, kvDim);
         if (rows == 0) return;
 
@@ -42,18 +61,18 @@ public static unsafe partial class Attention
         try
         {
             var dims = new CacheDims(nHeads, nKvHeads, headDim, maxT);
-            fixed (float* pq = q, pk = kCache, pv = vCache, po = output)
+            fixed (float* pq = q, po = output)
             fixed (int* ps = slots, pp = positions)
             {
-                nint qa = (nint)pq, ka = (nint)pk, va = (nint)pv, oa = (nint)po, sa = (nint)ps, pa = (nint)pp;
+                nint qa = (nint)pq, oa = (nint)po, sa = (nint)ps, pa = (nint)pp;
                 KernelThreads.For(0, plan.Count, i =>
                 {
                     var item = plan.Items[i];
                     if (item.Decode)
                         for (int r = item.Row; r < item.Row + item.RowCount; r++)
-                            CachedDecodeRow(level, dims, (float*)qa, ((int*)sa)[r], ((int*)pa)[r], (float*)ka, (float*)va, (float*)oa, r, item.KvHead, item.KvHeadCount);
+                            CachedDecodeRow(level, dims, (float*)qa, ((int*)sa)[r], ((int*)pa)[r], kv, (float*)oa, r, item.KvHead, item.KvHeadCount);
                     else
-                        CachedPrefillItem(level, dims, (float*)qa, (int*)sa, (int*)pa, (float*)ka, (float*)va, (float*)oa, item.Row, item.RowCount, item.KvHead);
+                        CachedPrefillItem(level, dims, (float*)qa, (int*)sa, (int*)pa, kv, (float*)oa, item.Row, item.RowCount, item.KvHead);
                 });
             }
         }
@@ -107,7 +126,7 @@ public static unsafe partial class Attention
 
     /// <summary>Prefill: rows [r0, r0 + rowCount) of one slot against kv head g, Kᵀ packed once for every key they need.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void CachedPrefillItem(SimdLevel level, CacheDims s, float* q, int* slots, int* positions, float* kCache, float* vCache, float* output,
+    static void CachedPrefillItem(SimdLevel level, CacheDims s, float* q, int* slots, int* positions, KvView kv, float* output,
         int r0, int rowCount, int g)
     {
         int hd = s.HeadDim, group = s.Group, qDim = s.QDim, kvDim = s.KvDim;
@@ -115,16 +134,18 @@ public static unsafe partial class Attention
         int maxPosition = 0;
         for (int r = r0; r < r0 + rowCount; r++) maxPosition = Math.Max(maxPosition, positions[r]);
         int packed = (maxPosition / BlockK + 1) * hd * BlockK;
-        float* kT = ThreadScratch.Get(packed + 2 * blockQueries * hd + blockQueries * BlockK + 2 * blockQueries);
+        int widened = kv.IsBf16 ? (maxPosition + 1) * hd + BlockK * hd : 0;
+        float* kT = ThreadScratch.Get(packed + 2 * blockQueries * hd + blockQueries * BlockK + 2 * blockQueries + widened);
         float* qs = kT + packed;
         float* scores = qs + blockQueries * hd;
         float* acc = scores + blockQueries * BlockK;
         float* rowMax = acc + blockQueries * hd;
         float* rowSum = rowMax + blockQueries;
+        float* kWide = rowSum + blockQueries, vWide = kWide + (maxPosition + 1) * hd;
 
         nint slotOffset = (nint)slots[r0] * s.MaxT * kvDim + g * hd;
-        float* vBase = vCache + slotOffset;
-        PackTransposed(kCache + slotOffset, kvDim, maxPosition + 1, hd, 1f, kT);
+        float* keys = kv.Keys(slotOffset, maxPosition + 1, hd, kvDim, kWide, out int kStride);
+        PackTransposed(keys, kStride, maxPosition + 1, hd, 1f, kT);
         float scale = 1f / MathF.Sqrt(hd);
 
         for (int rb = r0; rb < r0 + rowCount; rb += rowsPerBlock)
@@ -147,7 +168,8 @@ public static unsafe partial class Attention
                 AttentionBlocks.MatMul(level, qs, hd, 1, kT + (nint)(j0 / BlockK) * hd * BlockK, BlockK, scores, BlockK, queries, BlockK, hd, false);
                 for (int e = 0; e < queries; e++)
                     OnlineSoftmaxRow(level, scores + e * BlockK, Math.Min(bk, positions[rb + e / group] - j0 + 1), bk, rowMax + e, rowSum + e, acc + e * hd, hd);
-                AttentionBlocks.MatMul(level, scores, BlockK, 1, vBase + (nint)j0 * kvDim, kvDim, acc, hd, queries, hd, bk, true);
+                float* values = kv.Values(slotOffset + (nint)j0 * kvDim, bk, hd, kvDim, vWide, out int vStride);
+                AttentionBlocks.MatMul(level, scores, BlockK, 1, values, vStride, acc, hd, queries, hd, bk, true);
             }
 
             for (int e = 0; e < queries; e++)
@@ -160,15 +182,16 @@ public static unsafe partial class Attention
     /// side by side, so K and V stream sequentially from memory (decode is bandwidth-bound on the cache).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void CachedDecodeRow(SimdLevel level, CacheDims s, float* q, int slot, int position, float* kCache, float* vCache, float* output,
+    static void CachedDecodeRow(SimdLevel level, CacheDims s, float* q, int slot, int position, KvView kv, float* output,
         int r, int g0, int gCount)
     {
-        int hd = s.HeadDim, group = s.Group, kvDim = s.KvDim, queries = gCount * group;
-        float* qs = ThreadScratch.Get(2 * queries * hd + queries * BlockK + 2 * queries);
+        int hd = s.HeadDim, group = s.Group, kvDim = s.KvDim, queries = gCount * group, cols = gCount * hd;
+        float* qs = ThreadScratch.Get(2 * queries * hd + queries * BlockK + 2 * queries + (kv.IsBf16 ? 2 * BlockK * cols : 0));
         float* scores = qs + queries * hd;
         float* acc = scores + queries * BlockK;
         float* rowMax = acc + queries * hd;
         float* rowSum = rowMax + queries;
+        float* kWide = rowSum + queries, vWide = kWide + BlockK * cols;
 
         // Query e is head g0·group + e; kv head g0 + e / group.
         float* qRow = q + (nint)r * s.QDim + g0 * group * hd;
@@ -181,29 +204,56 @@ public static unsafe partial class Attention
         for (int j0 = 0; j0 <= position; j0 += BlockK)
         {
             int bk = Math.Min(BlockK, position + 1 - j0);
-            float* keys = kCache + slotOffset + (nint)j0 * kvDim;
-            float* values = vCache + slotOffset + (nint)j0 * kvDim;
+            float* keys = kv.Keys(slotOffset + (nint)j0 * kvDim, bk, cols, kvDim, kWide, out int kStride);
+            float* values = kv.Values(slotOffset + (nint)j0 * kvDim, bk, cols, kvDim, vWide, out int vStride);
             int j = 0;
             for (; j + 4 <= bk; j += 4)
                 for (int e = 0; e < queries; e++)
-                    AttentionBlocks.Dot4(level, qs + e * hd, keys + (nint)j * kvDim + e / group * hd, kvDim, hd, scores + e * BlockK + j);
+                    AttentionBlocks.Dot4(level, qs + e * hd, keys + (nint)j * kStride + e / group * hd, kStride, hd, scores + e * BlockK + j);
             for (; j < bk; j++)
                 for (int e = 0; e < queries; e++)
-                    scores[e * BlockK + j] = AttentionBlocks.Dot(level, qs + e * hd, keys + (nint)j * kvDim + e / group * hd, hd);
+                    scores[e * BlockK + j] = AttentionBlocks.Dot(level, qs + e * hd, keys + (nint)j * kStride + e / group * hd, hd);
             for (int e = 0; e < queries; e++)
                 OnlineSoftmaxRow(level, scores + e * BlockK, bk, bk, rowMax + e, rowSum + e, acc + e * hd, hd);
             j = 0;
             for (; j + 4 <= bk; j += 4)
                 for (int e = 0; e < queries; e++)
-                    AttentionBlocks.Axpy4(level, scores + e * BlockK + j, values + (nint)j * kvDim + e / group * hd, kvDim, acc + e * hd, hd);
+                    AttentionBlocks.Axpy4(level, scores + e * BlockK + j, values + (nint)j * vStride + e / group * hd, vStride, acc + e * hd, hd);
             for (; j < bk; j++)
                 for (int e = 0; e < queries; e++)
-                    AttentionBlocks.Axpy(level, scores[e * BlockK + j], values + (nint)j * kvDim + e / group * hd, acc + e * hd, hd);
+                    AttentionBlocks.Axpy(level, scores[e * BlockK + j], values + (nint)j * vStride + e / group * hd, acc + e * hd, hd);
         }
 
         float* outRow = output + (nint)r * s.QDim + g0 * group * hd;
         for (int e = 0; e < queries; e++)
             AttentionBlocks.Scale(level, acc + e * hd, outRow + e * hd, hd, 1f / rowSum[e]);
+    }
+
+    /// <summary>
+    /// One layer's K and V cache arrays, float32 or bf16. <see cref="Keys"/>/<see cref="Values"/> give a float32 view of
+    /// `rows` cache rows × `cols` columns starting at element offset `at`: the cache itself (stride kvDim) when it
+    /// holds float32, else those elements widened into `scratch` (stride cols).
+    /// </summary>
+    readonly struct KvView(nint k, nint v, bool bf16)
+    {
+        public bool IsBf16 { get; } = bf16;
+
+        public float* Keys(nint at, int rows, int cols, int kvDim, float* scratch, out int stride) => View(k, at, rows, cols, kvDim, scratch, out stride);
+        public float* Values(nint at, int rows, int cols, int kvDim, float* scratch, out int stride) => View(v, at, rows, cols, kvDim, scratch, out stride);
+
+        float* View(nint cache, nint at, int rows, int cols, int kvDim, float* scratch, out int stride)
+        {
+            if (!IsBf16)
+            {
+                stride = kvDim;
+                return (float*)cache + at;
+            }
+            ushort* source = (ushort*)cache + at;
+            for (int j = 0; j < rows; j++)
+                Bf16.ToFloat(new ReadOnlySpan<ushort>(source + (nint)j * kvDim, cols), new Span<float>(scratch + (nint)j * cols, cols));
+            stride = cols;
+            return scratch;
+        }
     }
 
     readonly record struct CacheDims(int Heads, int KvHeads, int HeadDim, int MaxT)

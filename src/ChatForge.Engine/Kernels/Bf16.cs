@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace ChatForge.Engine.Kernels;
 
@@ -27,6 +28,19 @@ public static class Bf16
     public static void ToFloat(ReadOnlySpan<ushort> source, Span<float> destination)
     {
         if (destination.Length < source.Length) throw new ArgumentException($"Destination holds {destination.Length} values, source has {source.Length}.");
-        for (int i = 0; i < source.Length; i++) destination[i] = ToFloat(source[i]);
+        int i = 0;
+        if (Simd.Level >= SimdLevel.Vector256)
+        {
+            // Widening is exact, so the vector body and the scalar tail agree bit for bit (the bf16 KV cache reads through here).
+            ref ushort src = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(source);
+            ref float dst = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(destination);
+            for (; i <= source.Length - 16; i += 16)
+            {
+                var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref src, (nuint)i));
+                Vector256.ShiftLeft(lower, 16).AsSingle().StoreUnsafe(ref dst, (nuint)i);
+                Vector256.ShiftLeft(upper, 16).AsSingle().StoreUnsafe(ref dst, (nuint)i + 8);
+            }
+        }
+        for (; i < source.Length; i++) destination[i] = ToFloat(source[i]);
     }
 }

@@ -218,6 +218,38 @@ public class InferenceModelTests
         Assert.Equal(0, cache.Length(slot)); // nothing was written
     }
 
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama")]
+    public void A_bf16_kv_cache_stays_close_to_a_float_cache_and_halves_its_bytes(string config)
+    {
+        var model = new InferenceModel(TinyModels.RandomParameters(ConfigFor(config), seed: 17), WeightFormat.F32);
+        var (exact, halved) = (model.CreateCache(1), model.CreateCache(1, bf16: true));
+        Assert.False(exact.IsBf16);
+        Assert.True(halved.IsBf16);
+        Assert.Equal(exact.Bytes, 2 * halved.Bytes);
+        Assert.True(new InferenceModel(TinyModels.RandomParameters(ConfigFor(config), seed: 17), WeightFormat.Bf16).CreateCache(1).IsBf16, "bf16 weights default to a bf16 cache");
+        int slot = exact.Allocate(); halved.Allocate();
+        int v = model.VocabSize;
+        var tokens = RandomTokens(30, v, seed: 18).ToList();
+        var (a, b) = (new float[v], new float[v]);
+        // A 30-token prompt in one prefill, then decode steps that attend over it through the cache.
+        model.Forward(Rows(slot, tokens, 0), exact, a);
+        model.Forward(Rows(slot, tokens, 0), halved, b);
+        double maxDiff = TinyModels.MaxAbsDiff(a, b);
+        for (int step = 0; step < 12; step++)
+        {
+            int next = Sampler.ArgMax(a);
+            ForwardRow[] row = [new ForwardRow(slot, next, tokens.Count + step, true)];
+            model.Forward(row, exact, a);
+            model.Forward(row, halved, b);
+            maxDiff = Math.Max(maxDiff, TinyModels.MaxAbsDiff(a, b));
+        }
+        Assert.InRange(maxDiff, 1e-7, 0.05);
+        Assert.Throws<InvalidOperationException>(() => halved.Keys(0));
+        Assert.Throws<InvalidOperationException>(() => exact.ValuesBf16(0));
+    }
+
     [Fact]
     public void Cache_slots_are_allocated_freed_and_reused()
     {

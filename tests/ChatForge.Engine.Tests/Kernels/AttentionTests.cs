@@ -196,6 +196,53 @@ public class AttentionTests
         }
     }
 
+    [Theory]
+    [InlineData(4, 2, 64)]
+    [InlineData(2, 2, 7)]
+    [InlineData(8, 1, 32)]
+    public void A_bf16_cache_gives_exactly_the_result_of_a_float_cache_holding_the_same_values(int heads, int kvHeads, int hd)
+    {
+        // Widening bf16 is exact and the kernels visit keys in the same order, so decode and prefill must agree bit for bit.
+        const int maxT = 160, slotCount = 4;
+        int qDim = heads * hd, kvDim = kvHeads * hd;
+        var kBf16 = new ushort[slotCount * maxT * kvDim];
+        var vBf16 = new ushort[kBf16.Length];
+        Bf16.FromFloat(Random(kBf16.Length, seed: 41, amplitude: 2f), kBf16);
+        Bf16.FromFloat(Random(vBf16.Length, seed: 42), vBf16);
+        var kCache = kBf16.Select(Bf16.ToFloat).ToArray();
+        var vCache = vBf16.Select(Bf16.ToFloat).ToArray();
+        int[] decodeSlots = [0, 3, 1], decodePositions = [4, 69, 130];
+        const int prefillRows = 90;
+        var prefillSlots = Enumerable.Repeat(2, prefillRows).ToArray();
+        var prefillPositions = Enumerable.Range(20, prefillRows).ToArray();
+        foreach (var level in AllLevels)
+        foreach (var (slots, positions) in new[] { (decodeSlots, decodePositions), (prefillSlots, prefillPositions) })
+        {
+            var q = Random(slots.Length * qDim, seed: 43, amplitude: 2f);
+            var fromFloat = new float[q.Length];
+            var fromBf16 = new float[q.Length];
+            Attention.CachedForward(q, slots, positions, kCache, vCache, maxT, fromFloat, heads, kvHeads, hd, level);
+            Attention.CachedForward(q, slots, positions, (ReadOnlySpan<ushort>)kBf16, vBf16, maxT, fromBf16, heads, kvHeads, hd, level);
+            Assert.Equal(fromFloat, fromBf16);
+        }
+    }
+
+    [Fact]
+    public void Bf16_widening_vector_body_and_scalar_tail_agree()
+    {
+        var source = new ushort[37];
+        var rng = new Random(5);
+        for (int i = 0; i < source.Length; i++) source[i] = (ushort)rng.Next(0, 0x7F80); // finite values of every exponent
+        var scalar = source.Select(Bf16.ToFloat).ToArray();
+        foreach (var level in AllLevels.Where(l => l <= Simd.Best))
+            using (Simd.Force(level))
+            {
+                var widened = new float[source.Length];
+                Bf16.ToFloat(source, widened);
+                Assert.Equal(scalar, widened);
+            }
+    }
+
     [Fact]
     public void Public_overloads_follow_the_forced_level()
     {
