@@ -27,12 +27,13 @@ public sealed class BenchDecodeCommand : ICliCommand
         var weights = new Option<string>("--weights") { Description = "Matmul weight format: bf16, f32, int8 (per-row scales) or q8_0 (ggml blocks of 32).", DefaultValueFactory = _ => "bf16" };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length per sequence.", DefaultValueFactory = _ => 256 };
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens decoded per sequence.", DefaultValueFactory = _ => 128 };
+        var kv = new Option<string>("--kv") { Description = "KV cache: auto (bf16 unless the weights are f32), bf16 or f32.", DefaultValueFactory = _ => "auto" };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: every core).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var reference = new Option<bool>("--reference") { Description = "Also run the PyTorch CPU reference (bench/reference/torch_bench.py, config b) in this run and report our/reference ratios." };
         var python = new Option<string>("--python") { Description = "Python with torch for --reference.", DefaultValueFactory = _ => ReferenceScript.DefaultPython };
         var command = new Command("decode", "KV-cache prefill and decode tokens/s against the memory-bandwidth bound (one JSON object).")
         {
-            config, modelPath, batch, weights, promptTokens, newTokens, threads, reference, python,
+            config, modelPath, batch, weights, promptTokens, newTokens, kv, threads, reference, python,
         };
         command.SetAction(parse =>
         {
@@ -63,7 +64,12 @@ public sealed class BenchDecodeCommand : ICliCommand
             if (prompt <= 0 || generate <= 0 || prompt + generate > modelConfig.ContextLength)
                 throw new ArgumentException($"--prompt-tokens ({prompt}) and --new-tokens ({generate}) must be positive and fit the context ({modelConfig.ContextLength}).");
             KernelThreads.Count = parse.GetValue(threads);
-            var result = Run(configName, parameters, format, b, prompt, generate);
+            bool? kvBf16 = parse.GetValue(kv) switch
+            {
+                "auto" => null, "bf16" => true, "f32" => false,
+                var other => throw new ArgumentException($"--kv: unknown cache format '{other}' (expected auto, bf16 or f32)."),
+            };
+            var result = Run(configName, parameters, format, kvBf16, b, prompt, generate);
             if (path is not null) result["model"] = Path.GetFullPath(path);
             if (parse.GetValue(reference))
             {
@@ -95,11 +101,11 @@ public sealed class BenchDecodeCommand : ICliCommand
             : ChatForge.Engine.Checkpoints.Checkpoint.LoadParameters(path);
     }
 
-    static Dictionary<string, object> Run(string configName, ParameterBuffer parameters, WeightFormat format, int batch, int prompt, int generate)
+    static Dictionary<string, object> Run(string configName, ParameterBuffer parameters, WeightFormat format, bool? kvBf16, int batch, int prompt, int generate)
     {
         var config = parameters.Layout.Config;
         var model = new InferenceModel(parameters, format);
-        var cache = model.CreateCache(batch, prompt + generate);
+        var cache = model.CreateCache(batch, prompt + generate, kvBf16);
         var slots = Enumerable.Range(0, batch).Select(_ => cache.Allocate()).ToArray();
         var logits = new float[batch * config.VocabSize];
         var rng = new Random(2);
@@ -133,13 +139,14 @@ public sealed class BenchDecodeCommand : ICliCommand
         double boundSteps = bandwidth / model.MatmulWeightBytes;
         double decodeTokens = (double)batch * generate / decodeSeconds;
         // Each decode step also reads every sequence's cached keys and values (on average half-way through the answer).
-        long kvBytesPerStep = 2L * config.NumLayers * batch * (prompt + generate / 2) * cache.KvDim * sizeof(float);
+        long kvBytesPerStep = 2L * config.NumLayers * batch * (prompt + generate / 2) * cache.KvDim * (cache.IsBf16 ? sizeof(ushort) : sizeof(float));
         return new Dictionary<string, object>
         {
             ["bench"] = "decode",
             ["config"] = configName,
             ["batch"] = batch,
             ["weights"] = format.ToString().ToLowerInvariant(),
+            ["kv_cache"] = cache.IsBf16 ? "bf16" : "f32",
             ["threads"] = KernelThreads.Count,
             ["simd"] = Simd.Level.ToString(),
             ["prompt_tokens"] = prompt,
