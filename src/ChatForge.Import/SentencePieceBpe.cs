@@ -13,16 +13,16 @@ namespace ChatForge.Import;
 internal sealed class SentencePieceBpe
 {
     readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocab;
-    readonly Dictionary<long, (int Rank, int Merged)> _merges;
+    readonly Dictionary<(int Left, int Right), (int Rank, int Merged)> _merges;
     readonly int[]? _byteIds;
     readonly int _unk;
     readonly bool _fuseUnk;
 
     /// <param name="vocab">Piece → id, without added tokens (user text never produces those).</param>
-    /// <param name="merges">(left id, right id) → (rank, merged id).</param>
+    /// <param name="merges">(left id, right id) → (rank, merged id); a tuple key, whose hash mixes both ids (a long's would fold them into left ^ right).</param>
     /// <param name="byteIds">Id of &lt;0xNN&gt; for each byte, or null without byte_fallback.</param>
     /// <param name="unk">Unknown-token id, or -1 (then byteIds must cover every byte).</param>
-    public SentencePieceBpe(Dictionary<string, int> vocab, Dictionary<long, (int Rank, int Merged)> merges, int[]? byteIds, int unk, bool fuseUnk)
+    public SentencePieceBpe(Dictionary<string, int> vocab, Dictionary<(int Left, int Right), (int Rank, int Merged)> merges, int[]? byteIds, int unk, bool fuseUnk)
     {
         _vocab = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         _merges = merges;
@@ -30,8 +30,6 @@ internal sealed class SentencePieceBpe
         _unk = unk;
         _fuseUnk = fuseUnk;
     }
-
-    public static long PairKey(int left, int right) => (long)left << 32 | (uint)right;
 
     /// <summary>Appends the ids of one pre-token.</summary>
     public void Encode(ReadOnlySpan<char> word, List<int> ids)
@@ -72,7 +70,7 @@ internal sealed class SentencePieceBpe
         void Candidate(int pos)
         {
             int right = next[pos];
-            if (right >= 0 && _merges.TryGetValue(PairKey(symbols[pos], symbols[right]), out var m)) queue.Enqueue((pos, m.Merged), (m.Rank, pos));
+            if (right >= 0 && _merges.TryGetValue((symbols[pos], symbols[right]), out var m)) queue.Enqueue((pos, m.Merged), (m.Rank, pos));
         }
         for (int i = 0; i + 1 < n; i++) Candidate(i);
 
@@ -81,7 +79,7 @@ internal sealed class SentencePieceBpe
             int pos = top.Pos, right = next[pos];
             // Stale: this symbol or its right neighbour changed since the candidate was queued.
             if (!alive[pos] || right < 0) continue;
-            if (!_merges.TryGetValue(PairKey(symbols[pos], symbols[right]), out var m) || m.Merged != top.Merged) continue;
+            if (!_merges.TryGetValue((symbols[pos], symbols[right]), out var m) || m.Merged != top.Merged) continue;
             symbols[pos] = m.Merged;
             alive[right] = false;
             next[pos] = next[right];

@@ -14,8 +14,6 @@ namespace ChatForge.Import;
 /// </summary>
 public sealed class SentencePieceBpeTokenizer : IImportedTokenizer
 {
-    const char Space = '\u2581';
-
     readonly SentencePieceBpe _bpe;
     readonly byte[][] _bytes;
     readonly Dictionary<string, int> _added;
@@ -23,9 +21,6 @@ public sealed class SentencePieceBpeTokenizer : IImportedTokenizer
     readonly Metaspace? _metaspace;
     readonly int _stripLeadingSpaces;
     readonly IChatTemplate _template;
-
-    /// <summary>Metaspace pre-tokenizer: spaces → replacement, a replacement prepended ("always", or "first" at the start of the input), split before each replacement.</summary>
-    sealed record Metaspace(char Replacement, string PrependScheme, bool Split);
 
     public int VocabSize => _bytes.Length;
     public IReadOnlyList<int> StopTokenIds { get; }
@@ -53,7 +48,7 @@ public sealed class SentencePieceBpeTokenizer : IImportedTokenizer
         var encodingVocab = vocab.Where(kv => !added.ContainsKey(kv.Key)).ToDictionary(StringComparer.Ordinal);
 
         // Merges keyed by id pair; a merge that would produce an added token (e.g. "</s>") is left out, so typed text never becomes one.
-        var mergeMap = new Dictionary<long, (int Rank, int Merged)>();
+        var mergeMap = new Dictionary<(int Left, int Right), (int Rank, int Merged)>();
         for (int rank = 0; rank < merges.Count; rank++)
         {
             var (left, right) = merges[rank];
@@ -61,7 +56,7 @@ public sealed class SentencePieceBpeTokenizer : IImportedTokenizer
                 throw new InvalidDataException($"{path}: merge {rank} \"{left} {right}\" uses a piece that is not in the vocab.");
             if (!vocab.TryGetValue(left + right, out int merged))
                 throw new InvalidDataException($"{path}: merge {rank} \"{left} {right}\" makes \"{left + right}\", which is not in the vocab.");
-            if (!added.ContainsKey(left + right)) mergeMap.TryAdd(SentencePieceBpe.PairKey(l, r), (rank, merged));
+            if (!added.ContainsKey(left + right)) mergeMap.TryAdd((l, r), (rank, merged));
         }
 
         bool byteFallback = model.TryGetProperty("byte_fallback", out var bf) && bf.ValueKind == JsonValueKind.True;
@@ -80,7 +75,7 @@ public sealed class SentencePieceBpeTokenizer : IImportedTokenizer
             throw new InvalidDataException($"{path}: the BPE model has neither byte_fallback nor an unk_token, so characters outside the vocab could not be encoded.");
         bool fuseUnk = model.TryGetProperty("fuse_unk", out var fu) && fu.ValueKind == JsonValueKind.True;
 
-        var (replaceSpace, byteDecoder, strip) = Decoder(root, path);
+        var (replaceSpace, byteDecoder, strip) = SentencePieceJson.Decoder(root, path);
         int size = Math.Max(vocab.Count == 0 ? 0 : vocab.Values.Max() + 1, added.Count == 0 ? 0 : added.Values.Max() + 1);
         var bytes = new byte[size][];
         foreach (var (token, id) in vocab)
@@ -90,10 +85,10 @@ public sealed class SentencePieceBpeTokenizer : IImportedTokenizer
         for (int id = 0; id < size; id++) bytes[id] ??= [];
 
         var settings = TokenizerSettings.Load(folder);
-        string? bosToken = PostProcessorBos(root) ?? (settings.AddBosToken ? settings.BosToken : null);
+        string? bosToken = SentencePieceJson.PostProcessorBos(root) ?? (settings.AddBosToken ? settings.BosToken : null);
         int bos = bosToken is not null && (added.TryGetValue(bosToken, out int bosId) || vocab.TryGetValue(bosToken, out bosId)) ? bosId : -1;
         return new SentencePieceBpeTokenizer(new SentencePieceBpe(encodingVocab, mergeMap, byteIds, unk, fuseUnk), bytes, added,
-            Normalizers(root, path), PreTokenizer(root, path), strip, bos, settings);
+            SentencePieceJson.Normalizers(root, path), SentencePieceJson.PreTokenizer(root, path), strip, bos, settings);
     }
 
     static string ByteToken(int b) => $"<0x{b:X2}>";
@@ -104,105 +99,6 @@ public sealed class SentencePieceBpeTokenizer : IImportedTokenizer
         return token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>'
             && byte.TryParse(token.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber, null, out value);
     }
-
-    /// <summary>Normaliser steps in order: Prepend (to non-empty text), Replace of a plain string, NFC/NFKC.</summary>
-    static List<Func<string, string>> Normalizers(JsonElement root, string path)
-    {
-        var steps = new List<Func<string, string>>();
-        if (!root.TryGetProperty("normalizer", out var n) || n.ValueKind == JsonValueKind.Null) return steps;
-        foreach (var step in Steps(n, "normalizers"))
-        {
-            string kind = TypeOf(step);
-            steps.Add(kind switch
-            {
-                "Prepend" => step.GetProperty("prepend").GetString() is string p ? s => s.Length == 0 ? s : p + s : throw Unsupported(path, "normalizer", kind),
-                "Replace" => ReplaceStep(step, path, "normalizer"),
-                "NFC" => s => s.Normalize(NormalizationForm.FormC),
-                "NFKC" => s => s.Normalize(NormalizationForm.FormKC),
-                _ => throw Unsupported(path, "normalizer", kind),
-            });
-        }
-        return steps;
-    }
-
-    static Func<string, string> ReplaceStep(JsonElement step, string path, string where)
-    {
-        if (!step.TryGetProperty("pattern", out var p) || !p.TryGetProperty("String", out var from) || from.GetString() is not { Length: > 0 } f)
-            throw new NotSupportedException($"{path}: {where} Replace without a plain \"String\" pattern is not supported.");
-        string to = step.GetProperty("content").GetString() ?? "";
-        return s => s.Replace(f, to, StringComparison.Ordinal);
-    }
-
-    /// <summary>None (the whole normalised text is one pre-token) or Metaspace, alone or as the only step of a Sequence.</summary>
-    static Metaspace? PreTokenizer(JsonElement root, string path)
-    {
-        if (!root.TryGetProperty("pre_tokenizer", out var pre) || pre.ValueKind == JsonValueKind.Null) return null;
-        var steps = Steps(pre, "pretokenizers").ToList();
-        if (steps.Count != 1 || TypeOf(steps[0]) != "Metaspace")
-            throw new NotSupportedException($"{path}: pre-tokenizer {string.Join(", ", steps.Select(TypeOf))} is not supported for a SentencePiece-style BPE (supported: none, Metaspace).");
-        var m = steps[0];
-        return new Metaspace(Replacement(m), PrependScheme(m), !m.TryGetProperty("split", out var split) || split.ValueKind != JsonValueKind.False);
-    }
-
-    static char Replacement(JsonElement metaspace) =>
-        metaspace.TryGetProperty("replacement", out var r) && r.GetString() is { Length: 1 } s ? s[0] : Space;
-
-    /// <summary>prepend_scheme, or the older add_prefix_space (true = "always").</summary>
-    static string PrependScheme(JsonElement metaspace) =>
-        metaspace.TryGetProperty("prepend_scheme", out var p) && p.GetString() is string scheme ? scheme
-        : metaspace.TryGetProperty("add_prefix_space", out var a) && a.ValueKind == JsonValueKind.False ? "never" : "always";
-
-    /// <summary>
-    /// What the decoder does to each id's bytes: the character it turns back into a space, whether &lt;0xNN&gt;
-    /// tokens are bytes (ByteFallback; always so with byte_fallback, a byte token has no other meaning), and
-    /// how many leading spaces of the decoded text it strips (Strip start, or 1 for Metaspace with a prepend).
-    /// </summary>
-    static (char? ReplaceSpace, bool ByteFallback, int Strip) Decoder(JsonElement root, string path)
-    {
-        char? replace = null;
-        bool byteFallback = false;
-        int strip = 0;
-        if (!root.TryGetProperty("decoder", out var d) || d.ValueKind == JsonValueKind.Null) return (replace, byteFallback, strip);
-        foreach (var step in Steps(d, "decoders"))
-        {
-            string kind = TypeOf(step);
-            switch (kind)
-            {
-                case "Replace" when step.TryGetProperty("pattern", out var p) && p.TryGetProperty("String", out var s) && s.GetString() is { Length: 1 } from
-                                    && step.GetProperty("content").GetString() == " ":
-                    replace = from[0]; break;
-                case "ByteFallback": byteFallback = true; break;
-                case "Fuse": break;
-                case "Strip" when step.GetProperty("content").GetString() == " " && step.GetProperty("stop").GetInt32() == 0:
-                    strip = step.GetProperty("start").GetInt32(); break;
-                case "Metaspace":
-                    replace = Replacement(step);
-                    if (PrependScheme(step) != "never") strip = 1;
-                    break;
-                default: throw Unsupported(path, "decoder", kind);
-            }
-        }
-        return (replace, byteFallback, strip);
-    }
-
-    /// <summary>The special token a TemplateProcessing post-processor puts before the text ("&lt;s&gt;" for Llama), if any.</summary>
-    static string? PostProcessorBos(JsonElement root)
-    {
-        if (!root.TryGetProperty("post_processor", out var post) || post.ValueKind != JsonValueKind.Object) return null;
-        foreach (var step in Steps(post, "processors"))
-            if (TypeOf(step) == "TemplateProcessing" && step.TryGetProperty("single", out var single) && single.ValueKind == JsonValueKind.Array
-                && single.GetArrayLength() > 0 && single[0].TryGetProperty("SpecialToken", out var special))
-                return special.GetProperty("id").GetString();
-        return null;
-    }
-
-    static IEnumerable<JsonElement> Steps(JsonElement e, string listName) =>
-        TypeOf(e) == "Sequence" && e.TryGetProperty(listName, out var list) ? list.EnumerateArray() : [e];
-
-    static string TypeOf(JsonElement e) => e.TryGetProperty("type", out var t) ? t.GetString() ?? "" : "";
-
-    static NotSupportedException Unsupported(string path, string where, string kind) =>
-        new($"{path}: {where} '{kind}' is not supported for a SentencePiece-style BPE tokenizer.");
 
     /// <summary>Encodes text as the start of an input (the normaliser's or Metaspace's "▁" goes in front).</summary>
     public int[] Encode(string text) => EncodeRun(text, atStart: true);
