@@ -23,7 +23,7 @@ internal static class ChatTemplates
     {
         string? eos = runs.Eos < 0 ? null : added.FirstOrDefault(kv => kv.Value == runs.Eos).Key;
         if (jinja is not null && jinja.Contains("<|im_start|>") && added.TryGetValue("<|im_start|>", out int start) && added.TryGetValue("<|im_end|>", out int end))
-            return new ChatMl(new ChatMlTemplate(encode, start, end));
+            return runs.WholeRuns ? new RunChatMlTemplate(runs, start, end) : new ChatMl(new ChatMlTemplate(encode, start, end));
         if (jinja is not null && jinja.Contains("<|start_header_id|>") && added.TryGetValue("<|start_header_id|>", out int header)
             && added.TryGetValue("<|end_header_id|>", out int headerEnd) && added.TryGetValue("<|eot_id|>", out int eot))
             return new Llama3(encode, added.TryGetValue("<|begin_of_text|>", out int bos) ? bos : -1, header, headerEnd, eot);

@@ -35,7 +35,7 @@ public sealed class HfTokenizer : IImportedTokenizer
     {
         _bpe = bpe; _bytes = bytes; _added = added; _nfc = nfc; _addPrefixSpace = addPrefixSpace;
         int eos = settings.EosToken is not null && added.TryGetValue(settings.EosToken, out int e) ? e : -1;
-        _template = ChatTemplates.Recognise(settings.ChatTemplate, Encode, added, new RunEncoding((text, _) => Encode(text), -1, eos));
+        _template = ChatTemplates.Recognise(settings.ChatTemplate, Encode, added, new RunEncoding((text, _) => Encode(text), -1, eos, WholeRuns: false));
         StopTokenIds = settings.StopTokenIds(added, bytes.Length, _template.EndOfTurnTokens);
     }
 

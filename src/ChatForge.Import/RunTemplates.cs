@@ -6,9 +6,10 @@ namespace ChatForge.Import;
 /// How a template encodes the text between its special tokens. Tokenizers encodes each run of text between
 /// added tokens separately, and with a SentencePiece normaliser each run gets its own leading "▁", so a
 /// prompt must be encoded run by run, not message by message. atStart: the run begins the input (the BOS
-/// the post-processor adds does not count). Bos / Eos: the ids of &lt;s&gt; and &lt;/s&gt;, or -1.
+/// the post-processor adds does not count). Bos / Eos: the ids of &lt;s&gt; and &lt;/s&gt;, or -1. WholeRuns: encoding
+/// piece by piece would differ from encoding the run (true for SentencePiece, false for byte-level BPE).
 /// </summary>
-internal sealed record RunEncoding(Func<string, bool, int[]> EncodeRun, int Bos, int Eos);
+internal sealed record RunEncoding(Func<string, bool, int[]> EncodeRun, int Bos, int Eos, bool WholeRuns);
 
 /// <summary>Collects text pieces and special ids, encodes each maximal run of text at once, and attributes its tokens to the pieces for the answer mask.</summary>
 internal sealed class RunBuilder(RunEncoding encoding)
@@ -86,6 +87,38 @@ internal sealed class ZephyrTemplate(RunEncoding encoding, string eosToken) : IC
             prompt.Text("\n", false);
         }
         if (addGenerationPrompt) prompt.Text("<|assistant|>\n", false);
+        return prompt.Build();
+    }
+}
+
+/// <summary>
+/// ChatML for SentencePiece models (TinyLlama-Chat v0.x, OpenHermes-Mistral): the same turns as
+/// <see cref="ChatMlTemplate"/>, &lt;|im_start|&gt;role\ncontent&lt;|im_end|&gt;\n, but each run of text between the added
+/// tokens ("role\ncontent", "\n") encoded whole, after the BOS, as tokenizers encodes the rendered prompt.
+/// </summary>
+internal sealed class RunChatMlTemplate(RunEncoding encoding, int imStart, int imEnd) : IChatTemplate
+{
+    public string Name => "chatml";
+    public IReadOnlyList<string> EndOfTurnTokens => ["<|im_end|>"];
+
+    public RenderedChat Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    {
+        var prompt = new RunBuilder(encoding);
+        if (encoding.Bos >= 0) prompt.Special(encoding.Bos, false);
+        foreach (var m in ChatTemplates.Validate(messages))
+        {
+            bool trained = m.Role == ChatRoles.Assistant;
+            prompt.Special(imStart, false);
+            prompt.Text(m.Role + "\n", false);
+            prompt.Text(m.Content, trained);
+            prompt.Special(imEnd, trained);
+            prompt.Text("\n", false);
+        }
+        if (addGenerationPrompt)
+        {
+            prompt.Special(imStart, false);
+            prompt.Text(ChatRoles.Assistant + "\n", false);
+        }
         return prompt.Build();
     }
 }

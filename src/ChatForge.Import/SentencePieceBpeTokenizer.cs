@@ -35,7 +35,7 @@ public sealed class SentencePieceBpeTokenizer : IImportedTokenizer
         _bpe = bpe; _bytes = bytes; _added = added; _normalizers = normalizers; _metaspace = metaspace; _stripLeadingSpaces = stripLeadingSpaces;
         BosId = bos;
         int eos = settings.EosToken is not null && added.TryGetValue(settings.EosToken, out int e) ? e : added.GetValueOrDefault("</s>", -1);
-        _template = ChatTemplates.Recognise(settings.ChatTemplate, Encode, added, new RunEncoding(EncodeRun, bos, eos));
+        _template = ChatTemplates.Recognise(settings.ChatTemplate, Encode, added, new RunEncoding(EncodeRun, bos, eos, WholeRuns: true));
         StopTokenIds = settings.StopTokenIds(added, bytes.Length, _template.EndOfTurnTokens);
     }
 

@@ -138,6 +138,31 @@ public sealed class SentencePieceTokenizerTests
     }
 
     [Fact]
+    public void ChatMlWithAddedTokensEncodesWholeRuns()
+    {
+        using var dir = new TempDir();
+        string folder = Edited(dir, json =>
+        {
+            json["added_tokens"]!.AsArray().Add(new JsonObject { ["id"] = 439, ["content"] = "<|im_start|>", ["special"] = true });
+            json["added_tokens"]!.AsArray().Add(new JsonObject { ["id"] = 440, ["content"] = "<|im_end|>", ["special"] = true });
+        });
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), new JsonObject
+        {
+            ["chat_template"] = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}",
+            ["eos_token"] = "<|im_end|>", ["add_bos_token"] = true, ["bos_token"] = "<s>",
+        }.ToJsonString());
+        var tokenizer = Load(folder);
+        Assert.Equal("chatml", tokenizer.TemplateName);
+        Assert.Equal(441, tokenizer.VocabSize);
+        Assert.Contains(440, tokenizer.StopTokenIds);
+        var chat = tokenizer.RenderChat([new(ChatRoles.User, "你好"), new(ChatRoles.Assistant, "Hello!")], addGenerationPrompt: true);
+        int[] expected = [Bos, 439, .. tokenizer.Encode("user\n你好"), 440, .. tokenizer.Encode("\n"), 439, .. tokenizer.Encode("assistant\nHello!"), 440,
+            .. tokenizer.Encode("\n"), 439, .. tokenizer.Encode("assistant\n")];
+        Assert.Equal(expected, chat.Ids);
+        Assert.Equal("Hello!<|im_end|>", tokenizer.Decode(chat.Ids.Where((_, i) => chat.Mask[i]).ToArray()));
+    }
+
+    [Fact]
     public void ModelFolderPicksTheTokenizerUp()
     {
         Assert.True(ModelFolder.IsHfTokenizer(Folder));
