@@ -14,18 +14,24 @@ internal interface IChatTemplate
 /// <summary>
 /// Recognises the chat format from the Jinja source of tokenizer_config.json's chat_template by the
 /// markers each family's template writes (we render the format, we do not run Jinja): ChatML
-/// (&lt;|im_start|&gt;, Qwen and SmolLM2), Llama-3 (&lt;|start_header_id|&gt;), else a generic "Role: text" fallback.
+/// (&lt;|im_start|&gt;, Qwen and SmolLM2), Llama-3 (&lt;|start_header_id|&gt;), Zephyr (&lt;|user|&gt; &lt;|assistant|&gt;, TinyLlama),
+/// [INST] (Llama-2-chat with &lt;&lt;SYS&gt;&gt;, else Mistral-Instruct), else a generic "Role: text" fallback.
 /// </summary>
 internal static class ChatTemplates
 {
-    public static IChatTemplate Recognise(string? jinja, Func<string, int[]> encode, IReadOnlyDictionary<string, int> added)
+    public static IChatTemplate Recognise(string? jinja, Func<string, int[]> encode, IReadOnlyDictionary<string, int> added, RunEncoding runs)
     {
+        string? eos = runs.Eos < 0 ? null : added.FirstOrDefault(kv => kv.Value == runs.Eos).Key;
         if (jinja is not null && jinja.Contains("<|im_start|>") && added.TryGetValue("<|im_start|>", out int start) && added.TryGetValue("<|im_end|>", out int end))
-            return new ChatMl(new ChatMlTemplate(encode, start, end));
+            return runs.WholeRuns ? new RunChatMlTemplate(runs, start, end) : new ChatMl(new ChatMlTemplate(encode, start, end));
         if (jinja is not null && jinja.Contains("<|start_header_id|>") && added.TryGetValue("<|start_header_id|>", out int header)
             && added.TryGetValue("<|end_header_id|>", out int headerEnd) && added.TryGetValue("<|eot_id|>", out int eot))
             return new Llama3(encode, added.TryGetValue("<|begin_of_text|>", out int bos) ? bos : -1, header, headerEnd, eot);
-        return new Generic(encode);
+        if (jinja is not null && eos is not null && jinja.Contains("<|user|>") && jinja.Contains("<|assistant|>"))
+            return new ZephyrTemplate(runs, eos);
+        if (jinja is not null && eos is not null && jinja.Contains("[INST]") && jinja.Contains("[/INST]"))
+            return new InstTemplate(runs, eos, llama2: jinja.Contains("<<SYS>>"));
+        return new Generic(runs);
     }
 
     sealed class ChatMl(ChatMlTemplate template) : IChatTemplate
@@ -58,28 +64,27 @@ internal static class ChatTemplates
         }
     }
 
-    /// <summary>For tokenizers without a recognised template: "System: …\nUser: …\nAssistant: …" lines.</summary>
-    sealed class Generic(Func<string, int[]> encode) : IChatTemplate
+    /// <summary>For tokenizers without a recognised template: "System: …\nUser: …\nAssistant: …" lines, after the BOS a SentencePiece model expects.</summary>
+    sealed class Generic(RunEncoding runs) : IChatTemplate
     {
         public string Name => "generic";
         public IReadOnlyList<string> EndOfTurnTokens => [];
 
         public RenderedChat Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
         {
-            var ids = new List<int>();
-            var mask = new List<bool>();
-            void Add(int[] span, bool trained) { ids.AddRange(span); mask.AddRange(Enumerable.Repeat(trained, span.Length)); }
+            var prompt = new RunBuilder(runs);
+            if (runs.Bos >= 0) prompt.Special(runs.Bos, false);
             foreach (var m in Validate(messages))
             {
-                Add(encode(char.ToUpperInvariant(m.Role[0]) + m.Role[1..] + ": "), false);
-                Add(encode(m.Content + "\n"), m.Role == ChatRoles.Assistant);
+                prompt.Text(char.ToUpperInvariant(m.Role[0]) + m.Role[1..] + ": ", false);
+                prompt.Text(m.Content + "\n", m.Role == ChatRoles.Assistant);
             }
-            if (addGenerationPrompt) Add(encode("Assistant:"), false);
-            return new RenderedChat(ids.ToArray(), mask.ToArray());
+            if (addGenerationPrompt) prompt.Text("Assistant:", false);
+            return prompt.Build();
         }
     }
 
-    static IEnumerable<ChatMessage> Validate(IReadOnlyList<ChatMessage> messages)
+    public static IEnumerable<ChatMessage> Validate(IReadOnlyList<ChatMessage> messages)
     {
         ArgumentNullException.ThrowIfNull(messages);
         for (int i = 0; i < messages.Count; i++)

@@ -13,7 +13,7 @@ namespace ChatForge.Import;
 /// output never shows half a character). Added tokens are never produced from user text (special-token
 /// parsing off). The chat template is recognised from tokenizer_config.json's Jinja source.
 /// </summary>
-public sealed class HfTokenizer : IChatTokenizer
+public sealed class HfTokenizer : IImportedTokenizer
 {
     public const string TokenizerFile = "tokenizer.json", TokenizerConfigFile = "tokenizer_config.json", GenerationConfigFile = "generation_config.json";
 
@@ -34,17 +34,17 @@ public sealed class HfTokenizer : IChatTokenizer
     HfTokenizer(BpeTokenizer bpe, byte[][] bytes, Dictionary<string, int> added, bool nfc, bool addPrefixSpace, TokenizerSettings settings)
     {
         _bpe = bpe; _bytes = bytes; _added = added; _nfc = nfc; _addPrefixSpace = addPrefixSpace;
-        _template = ChatTemplates.Recognise(settings.ChatTemplate, Encode, added);
-        var stops = new List<int>();
-        void Stop(string? token) { if (token is not null && added.TryGetValue(token, out int id) && !stops.Contains(id)) stops.Add(id); }
-        foreach (int id in settings.EosIds) if (id >= 0 && id < bytes.Length && !stops.Contains(id)) stops.Add(id);
-        Stop(settings.EosToken);
-        foreach (string t in _template.EndOfTurnTokens) Stop(t);
-        StopTokenIds = stops;
+        int eos = settings.EosToken is not null && added.TryGetValue(settings.EosToken, out int e) ? e : -1;
+        _template = ChatTemplates.Recognise(settings.ChatTemplate, Encode, added, new RunEncoding((text, _) => Encode(text), -1, eos, WholeRuns: false));
+        StopTokenIds = settings.StopTokenIds(added, bytes.Length, _template.EndOfTurnTokens);
     }
 
-    /// <summary>Loads tokenizer.json (required), tokenizer_config.json and generation_config.json (optional) from a model folder.</summary>
-    public static HfTokenizer Load(string folder)
+    /// <summary>
+    /// Loads tokenizer.json (required), tokenizer_config.json and generation_config.json (optional) from a
+    /// model folder: a BPE model with a ByteLevel pre-tokenizer is byte-level BPE (this class), any other BPE
+    /// model is SentencePiece-style (<see cref="SentencePieceBpeTokenizer"/>).
+    /// </summary>
+    public static IImportedTokenizer Load(string folder)
     {
         string path = Path.Combine(folder, TokenizerFile);
         if (!File.Exists(path)) throw new FileNotFoundException($"Tokenizer not found: {path}", path);
@@ -52,26 +52,24 @@ public sealed class HfTokenizer : IChatTokenizer
         var root = doc.RootElement;
         var model = Property(root, "model", path);
         string type = model.TryGetProperty("type", out var t) ? t.GetString() ?? "" : "BPE";
-        if (type != "BPE") throw new NotSupportedException($"{path}: tokenizer model type '{type}' is not supported (supported: byte-level BPE).");
+        if (type != "BPE")
+            throw new NotSupportedException($"{path}: tokenizer model type '{type}' is not supported (supported: BPE, either byte-level as in GPT-2, Qwen2, " +
+                "Llama-3 and SmolLM2, or SentencePiece-style with \u2581 and byte fallback as in Llama-2, TinyLlama and Mistral).");
+        return HasByteLevelStep(root) ? LoadByteLevel(root, model, path, folder) : SentencePieceBpeTokenizer.Load(root, model, path, folder);
+    }
 
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var entry in Property(model, "vocab", path).EnumerateObject())
-            vocab[entry.Name] = entry.Value.TryGetInt32(out int id) && id >= 0 ? id : throw new InvalidDataException($"{path}: vocab entry '{entry.Name}' has no valid id.");
-        if (!model.TryGetProperty("merges", out var mergesJson) || mergesJson.ValueKind != JsonValueKind.Array || mergesJson.GetArrayLength() == 0)
-            throw new InvalidDataException($"{path}: the BPE model has no merges; a byte-level BPE tokenizer needs them.");
-        var merges = new List<string>();
-        foreach (var m in mergesJson.EnumerateArray())
-            merges.Add(m.ValueKind switch
-            {
-                JsonValueKind.String => m.GetString()!,
-                JsonValueKind.Array when m.GetArrayLength() == 2 => m[0].GetString() + " " + m[1].GetString(),
-                _ => throw new InvalidDataException($"{path}: merge {merges.Count} is neither \"a b\" nor [\"a\", \"b\"]."),
-            });
+    static bool HasByteLevelStep(JsonElement root)
+    {
+        static bool IsByteLevel(JsonElement step) => step.ValueKind == JsonValueKind.Object && step.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() == "ByteLevel";
+        return root.TryGetProperty("pre_tokenizer", out var pre) && pre.ValueKind == JsonValueKind.Object
+            && (IsByteLevel(pre) || pre.TryGetProperty("pretokenizers", out var steps) && steps.ValueKind == JsonValueKind.Array && steps.EnumerateArray().Any(IsByteLevel));
+    }
 
-        var added = new Dictionary<string, int>(StringComparer.Ordinal);
-        if (root.TryGetProperty("added_tokens", out var addedJson) && addedJson.ValueKind == JsonValueKind.Array)
-            foreach (var a in addedJson.EnumerateArray())
-                added[a.GetProperty("content").GetString()!] = a.GetProperty("id").GetInt32();
+    static HfTokenizer LoadByteLevel(JsonElement root, JsonElement model, string path, string folder)
+    {
+        var vocab = ReadVocab(model, path);
+        var merges = ReadMerges(model, path, "a byte-level BPE tokenizer needs them").Select(m => m.Left + " " + m.Right).ToList();
+        var added = ReadAddedTokens(root, path);
 
         var (pattern, addPrefixSpace) = PreTokenizerPattern(root, path);
         bool nfc = Normalizer(root, path);
@@ -162,6 +160,46 @@ public sealed class HfTokenizer : IChatTokenizer
     public RenderedChat RenderChat(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt) => _template.Render(messages, addGenerationPrompt);
 
     public IStreamingDecoder CreateStreamingDecoder() => new ByteStreamingDecoder(TokenBytes);
+
+    internal static Dictionary<string, int> ReadVocab(JsonElement model, string path)
+    {
+        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        var json = Property(model, "vocab", path);
+        if (json.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: model.vocab is not an object of token → id.");
+        foreach (var entry in json.EnumerateObject())
+            vocab[entry.Name] = entry.Value.TryGetInt32(out int id) && id >= 0 ? id : throw new InvalidDataException($"{path}: vocab entry '{entry.Name}' has no valid id.");
+        return vocab;
+    }
+
+    /// <summary>The merges in rank order, written "a b" or ["a", "b"].</summary>
+    internal static List<(string Left, string Right)> ReadMerges(JsonElement model, string path, string why)
+    {
+        if (!model.TryGetProperty("merges", out var json) || json.ValueKind != JsonValueKind.Array || json.GetArrayLength() == 0)
+            throw new InvalidDataException($"{path}: the BPE model has no merges; {why}.");
+        var merges = new List<(string, string)>(json.GetArrayLength());
+        foreach (var m in json.EnumerateArray())
+        {
+            string[]? parts = m.ValueKind switch
+            {
+                JsonValueKind.String => m.GetString()!.Split(' '),
+                JsonValueKind.Array when m.GetArrayLength() == 2 && m[0].ValueKind == JsonValueKind.String && m[1].ValueKind == JsonValueKind.String => [m[0].GetString()!, m[1].GetString()!],
+                _ => null,
+            };
+            if (parts is not { Length: 2 }) throw new InvalidDataException($"{path}: merge {merges.Count} is neither \"a b\" nor [\"a\", \"b\"].");
+            merges.Add((parts[0], parts[1]));
+        }
+        return merges;
+    }
+
+    internal static Dictionary<string, int> ReadAddedTokens(JsonElement root, string path)
+    {
+        var added = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (root.TryGetProperty("added_tokens", out var json) && json.ValueKind == JsonValueKind.Array)
+            foreach (var a in json.EnumerateArray())
+                added[a.TryGetProperty("content", out var c) && c.GetString() is string content ? content : throw new InvalidDataException($"{path}: an added token has no content.")]
+                    = a.TryGetProperty("id", out var id) && id.TryGetInt32(out int value) && value >= 0 ? value : throw new InvalidDataException($"{path}: added token '{c.GetString()}' has no valid id.");
+        return added;
+    }
 
     static JsonDocument Parse(string path)
     {

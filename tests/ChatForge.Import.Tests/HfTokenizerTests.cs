@@ -113,7 +113,7 @@ public sealed class TiktokenToHfTests
 /// <summary>Llama-3 and generic templates recognised from the Jinja source.</summary>
 public sealed class ChatTemplateRecognitionTests
 {
-    static HfTokenizer WithTemplate(TempDir dir, string jinja, params string[] extraTokens)
+    static IImportedTokenizer WithTemplate(TempDir dir, string jinja, params string[] extraTokens)
     {
         string folder = dir.CopyOf("tokenizer");
         string path = Path.Combine(folder, "tokenizer.json");

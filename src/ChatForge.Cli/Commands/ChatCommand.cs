@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using ChatForge.Engine.Checkpoints;
 using ChatForge.Engine.Inference;
+using ChatForge.Import;
 using ChatForge.Tokenizer;
 
 namespace ChatForge.Cli.Commands;
@@ -46,16 +47,17 @@ public sealed class ChatCommand : ICliCommand
     public static async Task<int> RunAsync(string modelDirectory, TextReader input, TextWriter output, TextWriter error, ChatOptions options,
         bool interactive, CancellationToken cancellationToken)
     {
-        ChatTokenizer tokenizer;
+        IChatTokenizer tokenizer;
         Generator generator;
         try
         {
             StageCli.RequireModel(modelDirectory, "--model");
-            tokenizer = StageCli.LoadTokenizer(modelDirectory, null);
+            // Our own tokenizer files, or an imported model's Hugging Face tokenizer.json (byte-level or SentencePiece BPE).
+            tokenizer = ModelFolder.IsHfTokenizer(modelDirectory) ? ModelFolder.LoadTokenizer(modelDirectory) : StageCli.LoadTokenizer(modelDirectory, null);
             if (options.MaxNewTokens < 1) throw new ArgumentException($"--max-new-tokens must be at least 1, got {options.MaxNewTokens}.");
             generator = new Generator(new InferenceModel(Checkpoint.LoadParameters(modelDirectory), options.Weights), new GeneratorOptions { MaxConcurrent = 1 });
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or TokenizerFileException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException or TokenizerFileException or UnauthorizedAccessException)
         {
             error.WriteLine($"chat: {e.Message}");
             if (modelDirectory == DefaultModel) error.WriteLine("chat: train one with `chatforge train --recipe default` or pass --model <folder>.");
@@ -93,7 +95,7 @@ public sealed class ChatCommand : ICliCommand
 }
 
 /// <summary>The conversation state of one chat: messages, the last answer's tokens (for /continue) and the sampling settings.</summary>
-public sealed class ChatSession(ChatTokenizer tokenizer, Generator generator, ChatCommand.ChatOptions options)
+public sealed class ChatSession(IChatTokenizer tokenizer, Generator generator, ChatCommand.ChatOptions options)
 {
     readonly List<ChatMessage> _messages = options.System is { } system ? [new(ChatRoles.System, system)] : [];
     readonly List<int> _answerTokens = [];

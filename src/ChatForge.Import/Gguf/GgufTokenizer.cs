@@ -4,9 +4,11 @@ using System.Text.Json.Nodes;
 namespace ChatForge.Import.Gguf;
 
 /// <summary>
-/// A GGUF file's byte-level BPE tokenizer (tokenizer.ggml.model = "gpt2": tokens, merges, token types,
-/// the pre-tokenizer name, chat template and eos id) written out as tokenizer.json, tokenizer_config.json
-/// and generation_config.json, so it loads through <see cref="HfTokenizer"/> like any imported tokenizer.
+/// A GGUF file's tokenizer written out as tokenizer.json, tokenizer_config.json and generation_config.json,
+/// so it loads through <see cref="HfTokenizer.Load"/> like any imported tokenizer: byte-level BPE
+/// (tokenizer.ggml.model = "gpt2": tokens, merges, token types, the pre-tokenizer name) or SentencePiece
+/// BPE ("llama": tokens, scores, token types; see <see cref="GgufSentencePiece"/>), with the chat template,
+/// eos token and eos id.
 /// </summary>
 public static class GgufTokenizer
 {
@@ -25,11 +27,31 @@ public static class GgufTokenizer
     public static void Write(GgufFile file, string folder)
     {
         string model = Get<string>(file, "tokenizer.ggml.model");
-        if (model != "gpt2") throw new NotSupportedException($"{file.Path}: tokenizer.ggml.model '{model}' is not supported (supported: gpt2, i.e. byte-level BPE).");
         var tokens = Get<object[]>(file, "tokenizer.ggml.tokens").Cast<string>().ToArray();
+        var types = file.Metadata.TryGetValue("tokenizer.ggml.token_type", out var t) ? ((object[])t).Select(Convert.ToInt32).ToArray() : new int[tokens.Length];
+        if (types.Length != tokens.Length) throw new InvalidDataException($"{file.Path}: tokenizer.ggml.token_type has {types.Length} entries for {tokens.Length} tokens.");
+        var json = model switch
+        {
+            "gpt2" => ByteLevelJson(file, tokens, types),
+            "llama" => GgufSentencePiece.TokenizerJson(file, tokens, types),
+            _ => throw new NotSupportedException($"{file.Path}: tokenizer.ggml.model '{model}' is not supported (supported: gpt2, i.e. byte-level BPE; llama, i.e. SentencePiece BPE with byte fallback)."),
+        };
+        var options = new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, HfTokenizer.TokenizerFile), json.ToJsonString(options));
+        var config = new JsonObject();
+        if (file.Metadata.TryGetValue("tokenizer.chat_template", out var template)) config["chat_template"] = (string)template;
+        int eos = file.Metadata.TryGetValue("tokenizer.ggml.eos_token_id", out var e) ? Convert.ToInt32(e) : -1;
+        if (eos >= 0 && eos < tokens.Length) config["eos_token"] = tokens[eos];
+        File.WriteAllText(Path.Combine(folder, HfTokenizer.TokenizerConfigFile), config.ToJsonString(options));
+        if (eos >= 0)
+            File.WriteAllText(Path.Combine(folder, HfTokenizer.GenerationConfigFile), new JsonObject { ["eos_token_id"] = eos }.ToJsonString(options));
+    }
+
+    static JsonObject ByteLevelJson(GgufFile file, string[] tokens, int[] types)
+    {
         var merges = file.Metadata.TryGetValue("tokenizer.ggml.merges", out var m) ? ((object[])m).Cast<string>().ToArray() : [];
         if (merges.Length == 0) throw new InvalidDataException($"{file.Path}: tokenizer.ggml.merges is missing or empty; a byte-level BPE tokenizer needs them.");
-        var types = file.Metadata.TryGetValue("tokenizer.ggml.token_type", out var t) ? ((object[])t).Select(Convert.ToInt32).ToArray() : new int[tokens.Length];
         string pre = file.Metadata.TryGetValue("tokenizer.ggml.pre", out var p) ? (string)p : "default";
 
         var vocab = new JsonObject();
@@ -41,7 +63,7 @@ public static class GgufTokenizer
                 added.Add(new JsonObject { ["id"] = id, ["content"] = tokens[id], ["special"] = types[id] == 3, ["normalized"] = false });
             else vocab[tokens[id]] = id;
         }
-        var json = new JsonObject
+        return new JsonObject
         {
             ["version"] = "1.0", ["added_tokens"] = added, ["normalizer"] = null,
             ["pre_tokenizer"] = new JsonObject
@@ -53,14 +75,6 @@ public static class GgufTokenizer
             },
             ["model"] = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new JsonArray(merges.Select(x => (JsonNode)x).ToArray()) },
         };
-        var options = new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-        Directory.CreateDirectory(folder);
-        File.WriteAllText(Path.Combine(folder, HfTokenizer.TokenizerFile), json.ToJsonString(options));
-        var config = new JsonObject();
-        if (file.Metadata.TryGetValue("tokenizer.chat_template", out var template)) config["chat_template"] = (string)template;
-        File.WriteAllText(Path.Combine(folder, HfTokenizer.TokenizerConfigFile), config.ToJsonString(options));
-        if (file.Metadata.TryGetValue("tokenizer.ggml.eos_token_id", out var eos))
-            File.WriteAllText(Path.Combine(folder, HfTokenizer.GenerationConfigFile), new JsonObject { ["eos_token_id"] = Convert.ToInt32(eos) }.ToJsonString(options));
     }
 
     static T Get<T>(GgufFile file, string key) =>
