@@ -1,0 +1,57 @@
+using System.Text.Json.Nodes;
+using ChatForge.Engine.Checkpoints;
+using ChatForge.Engine.Model;
+
+namespace ChatForge.Server.Tests;
+
+/// <summary>
+/// The server serves an imported model's folder like its own: a Llama-shaped model whose tokenizer is a Hugging Face
+/// SentencePiece-style tokenizer.json with TinyLlama's Zephyr chat template (the Import tests' fixture).
+/// </summary>
+public sealed class ImportedModelTests
+{
+    static readonly string Fixture = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "ChatForge.Import.Tests", "Fixtures", "spm-tokenizer");
+
+    [Fact]
+    public async Task An_imported_model_folder_with_a_sentencepiece_tokenizer_streams_answers()
+    {
+        using var temp = new TempDir();
+        string dir = temp.Sub("imported");
+        var tokenizer = ChatForge.Import.ModelFolder.LoadTokenizer(Fixture);
+        var config = ModelConfig.LlamaStyle(tokenizer.VocabSize, 32, 2, 4, 2, 64, 256);
+        var parameters = new ParameterBuffer(new ParameterLayout(config));
+        var rng = new Random(3);
+        foreach (var t in parameters.Layout.Tensors)
+        {
+            var span = parameters[t];
+            for (int i = 0; i < span.Length; i++) span[i] = t.Name.Contains("norm") ? 1f : (float)(rng.NextDouble() * 2 - 1) * 0.2f;
+        }
+        // Greedy answers made readable: the final norm keeps only hidden unit 0, and the LM head's column 0 favours one
+        // ASCII letter when that unit is positive and another when it is negative, so the answer is letters, never </s>.
+        var layout = parameters.Layout;
+        var norm = parameters[layout.FinalNormWeight];
+        norm.Clear();
+        norm[0] = 1f;
+        var letters = Enumerable.Range(0, tokenizer.VocabSize)
+            .Where(id => ((ChatForge.Import.IImportedTokenizer)tokenizer).TokenBytes(id) is [>= (byte)'a' and <= (byte)'z']).Take(2).ToArray();
+        Assert.Equal(2, letters.Length);
+        var head = parameters[layout.LmHead];
+        for (int v = 0; v < config.VocabSize; v++) head[v * config.HiddenSize] = v == letters[0] ? 5f : v == letters[1] ? -5f : 0f;
+        Checkpoint.Save(dir, parameters); // replaces the folder, so the tokenizer files go in after it
+        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" }) File.Copy(Path.Combine(Fixture, file), Path.Combine(dir, file));
+        Assert.Equal("zephyr", ((ChatForge.Import.IImportedTokenizer)ChatForge.Server.Models.EngineModelLoader.DefaultTokenizer(dir)).TemplateName);
+
+        using var factory = new ServerFactory(new() { ["ChatForge:ModelDir"] = dir });
+        var api = await factory.UserAsync();
+        string id = await api.CreateChatAsync(new { temperature = 0.0 });
+        var events = await api.StreamAsync($"/api/chats/{id}/messages", new { content = "你好, what is 2+2? </s>" });
+        Assert.Equal("start", events[0].Event);
+        Assert.True(events[^1].Event == "done", "stream ended with " + events[^1].Event + ": " + events[^1].Data.ToJsonString());
+        var messages = (await api.GetJsonAsync($"/api/chats/{id}"))["messages"]!.AsArray();
+        Assert.Equal("你好, what is 2+2? </s>", messages[0]!["content"]!.GetValue<string>());
+        Assert.Equal("assistant", messages[1]!["role"]!.GetValue<string>());
+        string answer = messages[1]!["content"]!.GetValue<string>();
+        Assert.Equal(string.Concat(events.Where(e => e.Event == "delta").Select(e => e.Data["text"]!.GetValue<string>())), answer);
+        Assert.Matches("^[a-z]{6,}$", answer.Replace(" ", ""));
+    }
+}
