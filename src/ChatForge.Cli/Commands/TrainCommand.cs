@@ -133,6 +133,7 @@ public sealed class TrainCommand : ICliCommand
                 ["corpus_train_mb"] = Math.Round(Bytes("train") / 1e6, 2), ["corpus_val_mb"] = Math.Round(Bytes("val") / 1e6, 2),
                 ["sft_dialogues"] = Lines(Path.Combine(paths.Sft, "train.jsonl")), ["rankings"] = Lines(Path.Combine(paths.Rankings, "train.jsonl")),
                 ["eval_heldout"] = Lines(Path.Combine(paths.Eval, "heldout.jsonl")), ["eval_absent"] = Lines(Path.Combine(paths.Eval, "absent.jsonl")),
+                ["eval_followup"] = Lines(Path.Combine(paths.Eval, "followup.jsonl")),
             };
             return ([], details);
         }
@@ -296,26 +297,10 @@ public sealed class TrainCommand : ICliCommand
             // Checkpoint.Save swaps the whole folder: the previous model is replaced, never kept beside the new one.
             StageCli.ExportModel(parameters, Tokenizer, output, TensorDType.BF16);
             var evaluations = EvaluatedModels().Select(m => Path.Combine(Dir("eval"), m + ".json")).Where(File.Exists)
-                .Select(p => (Path.GetFileNameWithoutExtension(p), Flatten(JsonNode.Parse(File.ReadAllText(p))!.AsObject()))).ToList();
+                .Select(p => (Path.GetFileNameWithoutExtension(p), EvalReport.Metrics(JsonNode.Parse(File.ReadAllText(p))!.AsObject()))).ToList();
             ReportCard.Write(output, _stages, evaluations, File.ReadAllText(Path.Combine(output, Checkpoint.ConfigFile)));
             long bytes = Directory.GetFiles(output).Sum(f => new FileInfo(f).Length);
             return (new() { ["model_mb"] = Math.Round(bytes / 1e6, 2) }, new JsonObject { ["policy"] = o.FinalPolicy });
-        }
-
-        /// <summary>The flat metrics of a saved EvalReport JSON (the same names as EvalReport.Metrics).</summary>
-        static Dictionary<string, double> Flatten(JsonObject report)
-        {
-            var m = new Dictionary<string, double>();
-            void Put(string name, JsonNode? node) { if (node is JsonValue v && v.TryGetValue(out double d)) m[name] = d; }
-            var a = report["answers"];
-            Put("heldout_accuracy", a?["held_out_accuracy"]); Put("absent_idk_rate", a?["absent_refusal_rate"]);
-            Put("heldout_refusal_rate", a?["held_out_refusal_rate"]); Put("mean_answer_tokens", a?["mean_answer_tokens"]);
-            foreach (var t in (a?["per_task"] as JsonArray ?? []).OfType<JsonObject>()) Put($"acc/{t["task"]}/{t["lang"]}", t["accuracy"]);
-            Put("rm_pairwise_accuracy", report["reward_model"]?["pairwise_accuracy"]);
-            Put("mean_rm_score", report["versus_baseline"]?["mean_policy_score"]); Put("baseline_rm_score", report["versus_baseline"]?["mean_baseline_score"]);
-            Put("win_rate_vs_sft", report["versus_baseline"]?["win_rate"]);
-            Put("val_loss", report["validation"]?["loss"]); Put("val_bpb", report["validation"]?["bits_per_byte"]);
-            return m;
         }
     }
 }
