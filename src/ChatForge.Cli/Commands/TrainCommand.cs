@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ChatForge.Data;
@@ -101,13 +100,20 @@ public sealed class TrainCommand : ICliCommand
                 return;
             }
             // A later stage built on an older output of this one would be stale: start those from scratch.
-            if (_redoRest && name is "pretrain" or "sft" or "rm" or "ppo" or "dpo" or "eval" && Directory.Exists(outputPath) && _stages.Find(name) is not null)
+            bool trainingStage = name is "pretrain" or "sft" or "rm" or "ppo" or "dpo" or "eval";
+            if (_redoRest && trainingStage && Directory.Exists(outputPath) && _stages.Find(name) is not null)
                 Directory.Delete(outputPath, recursive: true);
+            // Earlier segments count only while their run folder is there to be resumed.
+            if (trainingStage && !Directory.Exists(outputPath)) StageClock.Discard(runs, name);
             Console.Error.WriteLine($"train: {name}: running");
-            var timer = Stopwatch.StartNew();
+            using var clock = StageClock.Start(runs, name, heartbeat: TimeSpan.FromSeconds(30));
             var (metrics, details) = run();
-            _stages.Complete(new StageRecord { Name = name, Output = outputPath, Seconds = timer.Elapsed.TotalSeconds, Metrics = metrics, Details = details });
-            _log.Add(new JsonObject { ["stage"] = name, ["skipped"] = false, ["seconds"] = Math.Round(timer.Elapsed.TotalSeconds, 1) });
+            var segments = clock.Complete();
+            _stages.Complete(new StageRecord
+            {
+                Name = name, Output = outputPath, Seconds = segments.Sum(), Segments = segments.Count > 1 ? [.. segments] : null, Metrics = metrics, Details = details,
+            });
+            _log.Add(new JsonObject { ["stage"] = name, ["skipped"] = false, ["seconds"] = Math.Round(segments.Sum(), 1) });
             _redoRest = true;
         }
 

@@ -37,7 +37,7 @@ public static class ReportCard
 
         md.AppendLine("## Stages").AppendLine().AppendLine("| stage | time | output | details |").AppendLine("|---|---:|---|---|");
         foreach (var s in stages.Stages)
-            md.AppendLine(inv, $"| {s.Name} | {Duration(s.Seconds)} | `{s.Output}` | {Details(s.Details)} |");
+            md.AppendLine(inv, $"| {s.Name} | {Duration(s.Seconds)}{(s.Segments is { Count: > 1 } g ? $" ({g.Count} segments)" : "")} | `{s.Output}` | {Details(s.Details)} |");
         md.AppendLine(inv, $"| **total** | {Duration(stages.Stages.Sum(s => s.Seconds))} | | |").AppendLine();
 
         var trainingMetrics = stages.Stages.Where(s => s.Metrics.Count > 0 && s.Name != "eval").ToList();
