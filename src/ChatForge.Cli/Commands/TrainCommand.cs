@@ -231,9 +231,9 @@ public sealed class TrainCommand : ICliCommand
         {
             var train = Read(paths.Sft, "train.jsonl", TrainingJsonl.ReadSft);
             var val = Read(paths.Sft, "val.jsonl", TrainingJsonl.ReadSft);
-            return FineTune("sft", Shared(o.SftSteps, o.SftBatch, o.SftLearningRate),
-                s => { var t = SftTrainer.Start(Model("pretrain"), Dir("sft"), Tokenizer, train, val, s); return (t.Loop, t.Run); },
-                () => { var t = SftTrainer.Resume(Dir("sft"), Tokenizer, train, val); return (t.Loop, t.Run); });
+            return FineTune("sft", Shared(o.SftSteps, o.SftBatch, o.SftLearningRate) with { PretrainMix = o.SftPretrainMix },
+                s => { var t = SftTrainer.Start(Model("pretrain"), Dir("sft"), Tokenizer, train, val, s, paths.Tokens); return (t.Loop, t.Run); },
+                () => { var t = SftTrainer.Resume(Dir("sft"), Tokenizer, train, val, pretrainTokens: paths.Tokens); return (t.Loop, t.Run); });
         }
 
         (Dictionary<string, double>, JsonObject?) RewardModel()
