@@ -42,8 +42,9 @@ public sealed class StageCommandTests : IDisposable
 
         (code, var output, error) = PipelineFixture.Invoke(new SftCommand(), [.. common, "--steps", "2", "--pretrain-mix", "0.5", "--tokens", tokens]);
         Assert.True(code == 0, error);
-        (code, output, error) = PipelineFixture.Invoke(new SftCommand(), [.. common, "--resume", "--steps", "4", "--tokens", tokens]);
+        (code, output, error) = PipelineFixture.Invoke(new SftCommand(), [.. common, "--resume", "--steps", "4", "--tokens", tokens, "--pretrain-mix", "0.25"]);
         Assert.True(code == 0, error);
+        Assert.Contains("--pretrain-mix 0.25 ignored", error);
         Assert.Equal(4, (int)JsonNode.Parse(output)!["step"]!);
         var state = JsonNode.Parse(File.ReadAllText(Path.Combine(Checkpoint.FindLatest(Path.Combine(run, "checkpoints"))!, Checkpoint.StateFile)))!;
         Assert.Equal(0.5, (double)state["extra"]!["options"]!["pretrain_mix"]!, 6);

@@ -32,7 +32,13 @@ public sealed class SftCommand : ICliCommand
             return StageCli.RunStage("sft", parse, set, run, tokenizer,
                 // A resumed run keeps the fraction it was started with (it decides the data order).
                 options => { var t = SftTrainer.Start(modelDirectory, run, tokenizer, train, validation, options with { PretrainMix = parse.GetValue(mix) }, parse.GetValue(tokens)); return (t.Loop, t.Run); },
-                options => { var t = SftTrainer.Resume(run, tokenizer, train, validation, options, parse.GetValue(tokens)); return (t.Loop, t.Run); });
+                options =>
+                {
+                    var t = SftTrainer.Resume(run, tokenizer, train, validation, options, parse.GetValue(tokens));
+                    if (parse.GetResult(mix) is { Implicit: false } && parse.GetValue(mix) != t.Loop.Options.PretrainMix)
+                        Console.Error.WriteLine($"sft: --pretrain-mix {parse.GetValue(mix)} ignored: the run resumes with its saved fraction {t.Loop.Options.PretrainMix}.");
+                    return (t.Loop, t.Run);
+                });
         }));
         return command;
     }

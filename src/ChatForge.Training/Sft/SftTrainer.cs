@@ -53,11 +53,15 @@ public sealed class SftTrainer : IDisposable
             if (pretrainTokens is null)
                 throw new ArgumentException($"This SFT run mixes in {options.PretrainMix:P0} pretraining text: give the token shards folder (--tokens).");
             _pretrain = PretrainData.Open(pretrainTokens);
-            if (_pretrain.VocabSize > loop.Model.Config.VocabSize)
-                throw new InvalidDataException($"{pretrainTokens}: shards use a vocabulary of {_pretrain.VocabSize} but the model's vocab_size is {loop.Model.Config.VocabSize}.");
-            _pretrainWindows = new TokenBatcher(_pretrain.Train, _t, BatchOrder.Random, options.Seed ^ 0x5F7E_7A1C_0DE5_EEDUL);
-            if (state?["pretrain_rng"] is { } rng)
-                _pretrainWindows.Restore((ulong)rng, (long)(state["pretrain_position"] ?? throw new InvalidDataException("SFT checkpoint: pretrain_rng without pretrain_position.")));
+            try
+            {
+                if (_pretrain.VocabSize > loop.Model.Config.VocabSize)
+                    throw new InvalidDataException($"{pretrainTokens}: shards use a vocabulary of {_pretrain.VocabSize} but the model's vocab_size is {loop.Model.Config.VocabSize}.");
+                _pretrainWindows = new TokenBatcher(_pretrain.Train, _t, BatchOrder.Random, options.Seed ^ 0x5F7E_7A1C_0DE5_EEDUL);
+                if (state?["pretrain_rng"] is { } rng)
+                    _pretrainWindows.Restore((ulong)rng, (long)(state["pretrain_position"] ?? throw new InvalidDataException("SFT checkpoint: pretrain_rng without pretrain_position.")));
+            }
+            catch { _pretrain.Dispose(); throw; }
         }
         _batchInputs = new int[options.Batch * _t];
         _batchTargets = new int[options.Batch * _t];
