@@ -34,6 +34,8 @@ public sealed class PipelineFixture : IDisposable
             messages = new[] { Msg("user", $"What is the capital of {Countries[i]}?") }, answers = new[] { Capitals[i] } }));
         WriteJsonl(Path.Combine(Data, "eval", "absent.jsonl"), [new { id = "a0", task = "capital", lang = "en", set = "absent",
             messages = new[] { Msg("user", "What is the capital of Atlantis?") }, answers = Array.Empty<string>() }]);
+        WriteJsonl(Path.Combine(Data, "eval", "followup.jsonl"), Enumerable.Range(0, 2).Select(i => new { id = $"f{i}", task = "followup_capital", lang = "en", set = "followup",
+            messages = new[] { Msg("user", $"Which country is {Countries[i]}?"), Msg("assistant", $"{Countries[i]} is a country."), Msg("user", "And its capital?") }, answers = new[] { Capitals[i] } }));
         File.WriteAllText(RecipeFile, """
             {"vocab_size": 320, "hidden_size": 32, "layers": 1, "heads": 2, "context_length": 64,
              "pretrain_steps": 4, "pretrain_batch": 2, "pretrain_seq": 32, "pretrain_warmup": 1, "pretrain_eval_every": 2, "pretrain_checkpoint_every": 2,

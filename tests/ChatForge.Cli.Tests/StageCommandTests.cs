@@ -24,6 +24,34 @@ public sealed class StageCommandTests : IDisposable
     public void Dispose() => _f.Dispose();
 
     [Fact]
+    public void Sft_pretrain_mix_reads_the_token_shards_and_resumes_with_the_saved_fraction()
+    {
+        string tokens = Path.Combine(_f.Root, "tokens"), run = Path.Combine(_f.Root, "sft-mix");
+        foreach (var split in new[] { "train", "val" })
+        {
+            Directory.CreateDirectory(Path.Combine(tokens, split));
+            ChatForge.Engine.Training.TokenShard.Write(Path.Combine(tokens, split, "000.bin"), Enumerable.Range(0, 500).Select(i => i % 300).ToArray(), 320);
+        }
+        string[] common = ["--model", _model, "--data", Path.Combine(_f.Data, "sft"), "--out", run, "--batch", "2", "--seq", "64", "--threads", "1", "--warmup", "1"];
+        var (code, _, error) = PipelineFixture.Invoke(new SftCommand(), [.. common, "--steps", "2", "--pretrain-mix", "0.5", "--tokens", Path.Combine(_f.Root, "missing")]);
+        Assert.Equal(1, code);
+        Assert.Contains("missing", error);
+        (code, _, error) = PipelineFixture.Invoke(new SftCommand(), [.. common, "--steps", "2", "--pretrain-mix", "1.5", "--tokens", tokens]);
+        Assert.Equal(1, code);
+        Assert.Contains("--pretrain-mix must be in [0, 1)", error);
+
+        (code, var output, error) = PipelineFixture.Invoke(new SftCommand(), [.. common, "--steps", "2", "--pretrain-mix", "0.5", "--tokens", tokens]);
+        Assert.True(code == 0, error);
+        (code, output, error) = PipelineFixture.Invoke(new SftCommand(), [.. common, "--resume", "--steps", "4", "--tokens", tokens, "--pretrain-mix", "0.25"]);
+        Assert.True(code == 0, error);
+        Assert.Contains("--pretrain-mix 0.25 ignored", error);
+        Assert.Equal(4, (int)JsonNode.Parse(output)!["step"]!);
+        var state = JsonNode.Parse(File.ReadAllText(Path.Combine(Checkpoint.FindLatest(Path.Combine(run, "checkpoints"))!, Checkpoint.StateFile)))!;
+        Assert.Equal(0.5, (double)state["extra"]!["options"]!["pretrain_mix"]!, 6);
+        Assert.Equal(4, (long)state["extra"]!["stage_state"]!["pretrain_position"]!); // one window in each of the 4 steps of 2 rows
+    }
+
+    [Fact]
     public void Sft_trains_exports_a_model_folder_and_resumes_with_more_steps()
     {
         string run = Path.Combine(_f.Root, "sft");
@@ -69,6 +97,10 @@ public sealed class StageCommandTests : IDisposable
         var report = JsonNode.Parse(output)!;
         Assert.NotNull(report["answers"]!["per_task"]);
         Assert.InRange((double)report["versus_baseline"]!["win_rate"]!, 0, 1);
+        Assert.Equal(2, (int)report["followups"]!["items"]!);
+        Assert.InRange((double)report["followups"]!["accuracy_without_context"]!, 0, 1);
+        var versus = report["versus_baseline"]!;
+        Assert.Equal((int)versus["prompts"]!, (int)versus["wins"]! + (int)versus["ties"]! + (int)versus["losses"]!);
         Assert.InRange((double)report["reward_model"]!["pairwise_accuracy"]!, 0, 1);
         Assert.Contains("tokens", error); // no tokens/val in this data folder: bits per byte is reported as skipped
     }

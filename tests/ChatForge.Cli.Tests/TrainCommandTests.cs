@@ -30,6 +30,9 @@ public sealed class TrainCommandTests : IDisposable
         string report = File.ReadAllText(Path.Combine(model, "REPORT.md"));
         Assert.Contains("| ppo |", report);
         Assert.Contains("win_rate_vs_sft", report);
+        Assert.Contains("## Multi-turn follow-ups (answered from context)", report);
+        Assert.Contains("followup_accuracy_without_context", report);
+        Assert.Empty(Directory.GetFiles(Path.Combine(_f.Root, "runs"), "*.segments.json")); // completed stages keep their time in stages.json
         Assert.True(File.Exists(Path.Combine(model, "pretrain-loss.png")));
         var stages = JsonNode.Parse(File.ReadAllText(Path.Combine(_f.Root, "runs", "stages.json")))!.AsArray();
         Assert.Equal(10, stages.Count);

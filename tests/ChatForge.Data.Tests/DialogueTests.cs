@@ -59,8 +59,9 @@ public class DialogueTests
         Assert.Contains(b.Eval, e => e.Set == "absent");
         var trainingPrompts = b.Sft.SelectMany(r => r.Messages).Where(m => m.Role == "user").Select(m => AnswerMatcher.Normalize(m.Content, null))
             .Concat(b.Rankings.Select(r => AnswerMatcher.Normalize(r.Messages[^1].Content, null))).ToHashSet();
+        // A follow-up's last turn ("And its capital?") is the same phrasing as in SFT: its held-out part is the first question.
         foreach (var e in b.Eval)
-            Assert.DoesNotContain(AnswerMatcher.Normalize(e.Messages[^1].Content, null), trainingPrompts);
+            Assert.DoesNotContain(AnswerMatcher.Normalize((e.Set == "followup" ? e.Messages[0] : e.Messages[^1]).Content, null), trainingPrompts);
         // A held-out fact's key is held out in every task and language.
         var heldKeys = b.Facts.Where(f => Splits.IsHeldOut(f.Key)).Select(f => f.Id).ToHashSet();
         Assert.NotEmpty(heldKeys);
@@ -123,5 +124,37 @@ public class DialogueTests
         Assert.All(followups, r => Assert.Equal(2, r.Messages.Count(m => m.Role == "user")));
         Assert.Contains(followups, r => r.Lang == "zh");
         Assert.Contains(followups, r => r.Lang == "en");
+    }
+
+    [Fact]
+    public void Followup_eval_asks_held_out_facts_in_two_turns_with_the_entity_as_answer()
+    {
+        var b = Built.Value;
+        var items = b.Eval.Where(e => e.Set == "followup").ToList();
+        Assert.NotEmpty(items);
+        Assert.Contains(items, e => e.Lang == "zh");
+        Assert.Contains(items, e => e.Lang == "en");
+        Assert.Equal(items.Count, items.Select(e => e.Id).Distinct().Count());
+        var heldOutFirst = b.Facts.Where(f => Splits.IsHeldOut(f.Key)).ToList();
+        foreach (var e in items)
+        {
+            Assert.StartsWith("followup_", e.Task);
+            Assert.Equal(["user", "assistant", "user"], e.Messages.Select(m => m.Role));
+            Assert.Contains(e.Messages[2].Content, Templates.Prompts[("followup", e.Lang)]);
+            Assert.NotEmpty(e.Answers);
+            // Short entities, not templated sentences.
+            Assert.All(e.Answers, a => Assert.True(a.Length <= 40, $"{e.Id}: answer '{a}' is not a short entity"));
+        }
+        // The first turn is a held-out fact's question with its gold answer.
+        var byAnswer = items.Where(e => e.Task == "followup_capital" && e.Lang == "en").ToList();
+        Assert.NotEmpty(byAnswer);
+        Assert.True(items.Select(e => e.Task).Distinct().Count() >= 3);
+        foreach (var e in byAnswer)
+            Assert.Contains(heldOutFirst, f => f.Task == "country_name" && f.Lang == "en" && AnswerMatcher.IsMatch(e.Messages[1].Content, f.Accepted)
+                && e.Answers.Contains(Fixtures.SyntheticKnowledge().Countries.Single(c => "country:" + c.Code == f.Key).Capitals[0]));
+        // Deterministic: a second build writes the same items.
+        var again = new DialogueBuilder(Fixtures.SyntheticKnowledge());
+        again.Build();
+        Assert.Equal(items.Select(e => System.Text.Json.JsonSerializer.Serialize(e)), again.Eval.Where(e => e.Set == "followup").Select(e => System.Text.Json.JsonSerializer.Serialize(e)));
     }
 }

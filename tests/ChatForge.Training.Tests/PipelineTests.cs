@@ -188,7 +188,9 @@ public class EvalAndReportTests
         var evaluations = new List<(string, Dictionary<string, double>)>
         {
             ("sft", new() { ["heldout_accuracy"] = 0.4, ["acc/arithmetic/en"] = 0.5, ["acc/arithmetic/zh"] = 0.25 }),
-            ("ppo", new() { ["heldout_accuracy"] = 0.5, ["win_rate_vs_sft"] = 0.6, ["acc/arithmetic/en"] = 0.75, ["acc/arithmetic/zh"] = 0.5 }),
+            ("ppo", new() { ["heldout_accuracy"] = 0.5, ["win_rate_vs_sft"] = 0.6, ["acc/arithmetic/en"] = 0.75, ["acc/arithmetic/zh"] = 0.5,
+                ["followup_accuracy"] = 0.5, ["followup_accuracy_without_context"] = 0.125, ["followup_accuracy/en"] = 0.75, ["followup_accuracy_without_context/en"] = 0.25,
+                ["followup_accuracy/zh"] = 0.25, ["followup_accuracy_without_context/zh"] = 0, ["followup/followup_capital/en"] = 1, ["followup_without_context/followup_capital/en"] = 0 }),
         };
         string model = Path.Combine(dir.Path, "model");
         string path = ReportCard.Write(model, reloaded, evaluations, """{"hidden_size":32}""");
@@ -197,6 +199,9 @@ public class EvalAndReportTests
         Assert.Contains("| heldout_accuracy | 0.4 | 0.5 |", md);
         Assert.Contains("| arithmetic | 50% | 25% | 75% | 50% |", md);
         Assert.Contains("![PPO mean reward per iteration](ppo-reward.png)", md);
+        Assert.Contains("| ppo | 50% | 13% | 75% | 25% | 25% | 0% |", md);
+        Assert.Contains("| followup_capital en | – | 100% / 0% |", md);
+        Assert.DoesNotContain("| followup_accuracy/en |", md);
         foreach (var png in new[] { "pretrain-loss.png", "sft-loss.png", "rm-loss.png", "ppo-reward.png", "ppo-kl.png" })
         {
             var bytes = File.ReadAllBytes(Path.Combine(model, png));

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ChatForge.Data;
@@ -101,13 +100,20 @@ public sealed class TrainCommand : ICliCommand
                 return;
             }
             // A later stage built on an older output of this one would be stale: start those from scratch.
-            if (_redoRest && name is "pretrain" or "sft" or "rm" or "ppo" or "dpo" or "eval" && Directory.Exists(outputPath) && _stages.Find(name) is not null)
+            bool trainingStage = name is "pretrain" or "sft" or "rm" or "ppo" or "dpo" or "eval";
+            if (_redoRest && trainingStage && Directory.Exists(outputPath) && _stages.Find(name) is not null)
                 Directory.Delete(outputPath, recursive: true);
+            // Earlier segments count only while their run folder is there to be resumed.
+            if (trainingStage && !Directory.Exists(outputPath)) StageClock.Discard(runs, name);
             Console.Error.WriteLine($"train: {name}: running");
-            var timer = Stopwatch.StartNew();
+            using var clock = StageClock.Start(runs, name, heartbeat: TimeSpan.FromSeconds(30));
             var (metrics, details) = run();
-            _stages.Complete(new StageRecord { Name = name, Output = outputPath, Seconds = timer.Elapsed.TotalSeconds, Metrics = metrics, Details = details });
-            _log.Add(new JsonObject { ["stage"] = name, ["skipped"] = false, ["seconds"] = Math.Round(timer.Elapsed.TotalSeconds, 1) });
+            var segments = clock.Complete();
+            _stages.Complete(new StageRecord
+            {
+                Name = name, Output = outputPath, Seconds = segments.Sum(), Segments = segments.Count > 1 ? [.. segments] : null, Metrics = metrics, Details = details,
+            });
+            _log.Add(new JsonObject { ["stage"] = name, ["skipped"] = false, ["seconds"] = Math.Round(segments.Sum(), 1) });
             _redoRest = true;
         }
 
@@ -133,6 +139,7 @@ public sealed class TrainCommand : ICliCommand
                 ["corpus_train_mb"] = Math.Round(Bytes("train") / 1e6, 2), ["corpus_val_mb"] = Math.Round(Bytes("val") / 1e6, 2),
                 ["sft_dialogues"] = Lines(Path.Combine(paths.Sft, "train.jsonl")), ["rankings"] = Lines(Path.Combine(paths.Rankings, "train.jsonl")),
                 ["eval_heldout"] = Lines(Path.Combine(paths.Eval, "heldout.jsonl")), ["eval_absent"] = Lines(Path.Combine(paths.Eval, "absent.jsonl")),
+                ["eval_followup"] = Lines(Path.Combine(paths.Eval, "followup.jsonl")),
             };
             return ([], details);
         }
@@ -224,9 +231,9 @@ public sealed class TrainCommand : ICliCommand
         {
             var train = Read(paths.Sft, "train.jsonl", TrainingJsonl.ReadSft);
             var val = Read(paths.Sft, "val.jsonl", TrainingJsonl.ReadSft);
-            return FineTune("sft", Shared(o.SftSteps, o.SftBatch, o.SftLearningRate),
-                s => { var t = SftTrainer.Start(Model("pretrain"), Dir("sft"), Tokenizer, train, val, s); return (t.Loop, t.Run); },
-                () => { var t = SftTrainer.Resume(Dir("sft"), Tokenizer, train, val); return (t.Loop, t.Run); });
+            return FineTune("sft", Shared(o.SftSteps, o.SftBatch, o.SftLearningRate) with { PretrainMix = o.SftPretrainMix },
+                s => { var t = SftTrainer.Start(Model("pretrain"), Dir("sft"), Tokenizer, train, val, s, paths.Tokens); return (t.Loop, t.Run); },
+                () => { var t = SftTrainer.Resume(Dir("sft"), Tokenizer, train, val, pretrainTokens: paths.Tokens); return (t.Loop, t.Run); });
         }
 
         (Dictionary<string, double>, JsonObject?) RewardModel()
@@ -296,26 +303,10 @@ public sealed class TrainCommand : ICliCommand
             // Checkpoint.Save swaps the whole folder: the previous model is replaced, never kept beside the new one.
             StageCli.ExportModel(parameters, Tokenizer, output, TensorDType.BF16);
             var evaluations = EvaluatedModels().Select(m => Path.Combine(Dir("eval"), m + ".json")).Where(File.Exists)
-                .Select(p => (Path.GetFileNameWithoutExtension(p), Flatten(JsonNode.Parse(File.ReadAllText(p))!.AsObject()))).ToList();
+                .Select(p => (Path.GetFileNameWithoutExtension(p), EvalReport.Metrics(JsonNode.Parse(File.ReadAllText(p))!.AsObject()))).ToList();
             ReportCard.Write(output, _stages, evaluations, File.ReadAllText(Path.Combine(output, Checkpoint.ConfigFile)));
             long bytes = Directory.GetFiles(output).Sum(f => new FileInfo(f).Length);
             return (new() { ["model_mb"] = Math.Round(bytes / 1e6, 2) }, new JsonObject { ["policy"] = o.FinalPolicy });
-        }
-
-        /// <summary>The flat metrics of a saved EvalReport JSON (the same names as EvalReport.Metrics).</summary>
-        static Dictionary<string, double> Flatten(JsonObject report)
-        {
-            var m = new Dictionary<string, double>();
-            void Put(string name, JsonNode? node) { if (node is JsonValue v && v.TryGetValue(out double d)) m[name] = d; }
-            var a = report["answers"];
-            Put("heldout_accuracy", a?["held_out_accuracy"]); Put("absent_idk_rate", a?["absent_refusal_rate"]);
-            Put("heldout_refusal_rate", a?["held_out_refusal_rate"]); Put("mean_answer_tokens", a?["mean_answer_tokens"]);
-            foreach (var t in (a?["per_task"] as JsonArray ?? []).OfType<JsonObject>()) Put($"acc/{t["task"]}/{t["lang"]}", t["accuracy"]);
-            Put("rm_pairwise_accuracy", report["reward_model"]?["pairwise_accuracy"]);
-            Put("mean_rm_score", report["versus_baseline"]?["mean_policy_score"]); Put("baseline_rm_score", report["versus_baseline"]?["mean_baseline_score"]);
-            Put("win_rate_vs_sft", report["versus_baseline"]?["win_rate"]);
-            Put("val_loss", report["validation"]?["loss"]); Put("val_bpb", report["validation"]?["bits_per_byte"]);
-            return m;
         }
     }
 }

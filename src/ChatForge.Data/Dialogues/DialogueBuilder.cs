@@ -6,8 +6,9 @@ using ChatForge.Engine.Training;
 namespace ChatForge.Data.Dialogues;
 
 /// <summary>
-/// Writes sft/{train,val}.jsonl, rankings/{train,val}.jsonl and eval/{heldout,absent}.jsonl. Facts whose key
-/// Splits.IsHeldOut selects never reach SFT or rankings; they become the held-out evaluation prompts.
+/// Writes sft/{train,val}.jsonl, rankings/{train,val}.jsonl and eval/{heldout,absent,followup}.jsonl. Facts whose key
+/// Splits.IsHeldOut selects never reach SFT or rankings; they become the held-out evaluation prompts (single-turn in
+/// heldout.jsonl, two-turn follow-ups in followup.jsonl).
 /// </summary>
 public sealed class DialogueBuilder(Knowledge knowledge)
 {
@@ -87,6 +88,7 @@ public sealed class DialogueBuilder(Knowledge knowledge)
         Sft.AddRange(unknownSft);
         Rankings.AddRange(unknownRankings);
         Eval.AddRange(absentEval);
+        Eval.AddRange(special.FollowupEval(Facts.Where(f => Splits.IsHeldOut(f.Key))));
     }
 
     static string Id(string factId, int r) => $"{factId.Split(':')[0]}-{StableHash.Fnv1a(factId + "#" + r):x16}";

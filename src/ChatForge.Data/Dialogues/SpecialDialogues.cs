@@ -170,58 +170,93 @@ public sealed class SpecialDialogues(Knowledge knowledge, List<Fact> keptFacts)
 
     // ---------- multi-turn follow-ups ----------
 
-    public IEnumerable<SftRecord> Followups()
+    /// <summary>
+    /// One two-turn dialogue: the first fact's question and gold answer, then a follow-up that only makes sense after it.
+    /// Kind names the follow-up (antonym, english, chinese, capital); Accepted holds the short answers that answer it.
+    /// </summary>
+    sealed record Followup(Fact First, string Kind, string SecondAnswer, string[] Asks, IReadOnlyList<string> Accepted);
+
+    /// <summary>The SFT follow-ups, built on the facts kept for training.</summary>
+    public IEnumerable<SftRecord> Followups() => FollowupsOf(keptFacts).Select(Two);
+
+    /// <summary>
+    /// The follow-up evaluation set (eval/followup.jsonl), built like the SFT follow-ups but on held-out facts: the first
+    /// question, its gold answer as the assistant turn, then the follow-up question, whose accepted answers are the entity
+    /// asked for (the antonym, the capital, the name in the other language), not the templated sentence.
+    /// </summary>
+    public IEnumerable<EvalRecord> FollowupEval(IEnumerable<Fact> heldOutFacts)
+    {
+        foreach (var f in FollowupsOf(heldOutFacts))
+        {
+            var rng = new StableRandom(f.First.Id + "#followup-eval");
+            var turns = new List<ChatTurn>
+            {
+                new("user", DialogueBuilder.Prompt(f.First, rng)), new("assistant", DialogueBuilder.Answer(f.First, f.First.A, rng)),
+                new("user", rng.Pick(f.Asks)),
+            };
+            yield return new EvalRecord(Id("followup", "eval:" + f.First.Id), "followup_" + f.Kind, f.First.Lang, "followup", turns, f.Accepted);
+        }
+    }
+
+    IEnumerable<Followup> FollowupsOf(IEnumerable<Fact> source)
     {
         var zhFollow = Templates.Prompts[("followup", "zh")];
         var enFollow = Templates.Prompts[("followup", "en")];
         string[] zhAntonymAsk = zhFollow[..8], zhEnglishAsk = zhFollow[8..16], zhChineseAsk = zhFollow[16..20], zhCapitalAsk = zhFollow[20..];
         string[] enAntonymAsk = enFollow[..8], enEnglishAsk = enFollow[8..13], enChineseAsk = enFollow[13..18], enCapitalAsk = enFollow[18..];
-        var facts = keptFacts.ToLookup(f => (f.Task, f.Lang));
+        var facts = source.ToLookup(f => (f.Task, f.Lang));
         var antonymZh = facts[("antonym", "zh")].ToDictionary(f => f.Q["word"]);
         var antonymEn = facts[("antonym", "en")].ToDictionary(f => f.Q["word"]);
 
         // 1. Meaning of a word, then "那它的反义词呢？" / "And its opposite?".
         foreach (var f in facts[("word_meaning", "zh")].Where(f => antonymZh.ContainsKey(f.Q["word"])))
-            yield return Two(f, DialogueBuilder.Answer(antonymZh[f.Q["word"]], antonymZh[f.Q["word"]].A, new StableRandom(f.Id + "f2")), zhAntonymAsk);
+        {
+            var a = antonymZh[f.Q["word"]];
+            yield return new(f, "antonym", DialogueBuilder.Answer(a, a.A, new StableRandom(f.Id + "f2")), zhAntonymAsk, a.Accepted);
+        }
         foreach (var f in facts[("word_meaning", "en")].Where(f => antonymEn.ContainsKey(f.Q["word"])))
-            yield return Two(f, DialogueBuilder.Answer(antonymEn[f.Q["word"]], antonymEn[f.Q["word"]].A, new StableRandom(f.Id + "f2")), enAntonymAsk);
+        {
+            var a = antonymEn[f.Q["word"]];
+            yield return new(f, "antonym", DialogueBuilder.Answer(a, a.A, new StableRandom(f.Id + "f2")), enAntonymAsk, a.Accepted);
+        }
         foreach (var f in facts[("translate_en_zh", "en")])
         {
             var word = f.A["word"];
             if (!antonymZh.TryGetValue(word, out var a)) continue;
-            yield return Two(f, $"The opposite of {word} is {a.Gold}.", enAntonymAsk);
+            yield return new(f, "antonym", $"The opposite of {word} is {a.Gold}.", enAntonymAsk, a.Accepted);
         }
 
         // 2. A capital, then the same answer in the other language: "And in English?" / "And in Chinese?".
         var countries = knowledge.Countries.Where(c => c.CapitalZh is not null && c.Capitals.Count > 0).ToDictionary(c => "country:" + c.Code);
         foreach (var f in facts[("capital", "zh")].Where(f => countries.ContainsKey(f.Key)))
-            yield return Two(f, $"英文是 {countries[f.Key].Capitals[0]}。", zhEnglishAsk);
+            yield return new(f, "english", $"英文是 {countries[f.Key].Capitals[0]}。", zhEnglishAsk, countries[f.Key].Capitals);
         foreach (var f in facts[("capital", "en")].Where(f => countries.ContainsKey(f.Key)))
-            yield return Two(f, $"In Chinese, {countries[f.Key].Capitals[0]} is {countries[f.Key].CapitalZh}.", enChineseAsk);
+            yield return new(f, "chinese", $"In Chinese, {countries[f.Key].Capitals[0]} is {countries[f.Key].CapitalZh}.", enChineseAsk, [countries[f.Key].CapitalZh!]);
 
         // 3. A country's name, then its capital: the follow-up only makes sense with the first turn.
         var byKey = knowledge.Countries.Where(c => c.Capitals.Count > 0).ToDictionary(c => "country:" + c.Code);
+        IReadOnlyList<string> Capital(Country c) => [.. c.Capitals, .. c.CapitalZh is null ? Array.Empty<string>() : [c.CapitalZh]];
         foreach (var f in facts[("country_name", "zh")].Where(f => byKey.ContainsKey(f.Key)))
-            yield return Two(f, $"{byKey[f.Key].NameZh}的首都是{byKey[f.Key].CapitalZh ?? byKey[f.Key].Capitals[0]}。", zhCapitalAsk);
+            yield return new(f, "capital", $"{byKey[f.Key].NameZh}的首都是{byKey[f.Key].CapitalZh ?? byKey[f.Key].Capitals[0]}。", zhCapitalAsk, Capital(byKey[f.Key]));
         foreach (var f in facts[("country_name", "en")].Where(f => byKey.ContainsKey(f.Key)))
-            yield return Two(f, $"The capital of {byKey[f.Key].NameEn} is {byKey[f.Key].Capitals[0]}.", enCapitalAsk);
+            yield return new(f, "capital", $"The capital of {byKey[f.Key].NameEn} is {byKey[f.Key].Capitals[0]}.", enCapitalAsk, Capital(byKey[f.Key]));
 
         // 4. A word translated one way, then back: "那用中文呢？" after an English definition request is odd, so use translation.
         foreach (var f in facts[("translate_en_zh", "zh")].Take(400))
-            yield return Two(f, $"英文就是 {f.Q["gloss"]}。", zhEnglishAsk);
+            yield return new(f, "english", $"英文就是 {f.Q["gloss"]}。", zhEnglishAsk, [f.Q["gloss"]]);
         foreach (var f in facts[("translate_zh_en", "en")].Where(f => f.Q["word"].Length >= 2).Take(400))
-            yield return Two(f, $"In Chinese it is {f.Q["word"]} ({f.Q["pinyin"]}).", enChineseAsk.Where(a => !a.Contains("name")).ToArray());
+            yield return new(f, "chinese", $"In Chinese it is {f.Q["word"]} ({f.Q["pinyin"]}).", enChineseAsk.Where(a => !a.Contains("name")).ToArray(), [f.Q["word"]]);
     }
 
-    SftRecord Two(Fact first, string secondAnswer, string[] asks)
+    SftRecord Two(Followup f)
     {
-        var rng = new StableRandom(first.Id + "#followup");
+        var rng = new StableRandom(f.First.Id + "#followup");
         var turns = new List<ChatTurn>
         {
-            new("user", DialogueBuilder.Prompt(first, rng)), new("assistant", DialogueBuilder.Answer(first, first.A, rng)),
-            new("user", rng.Pick(asks)), new("assistant", secondAnswer),
+            new("user", DialogueBuilder.Prompt(f.First, rng)), new("assistant", DialogueBuilder.Answer(f.First, f.First.A, rng)),
+            new("user", rng.Pick(f.Asks)), new("assistant", f.SecondAnswer),
         };
-        return new SftRecord(Id("followup", first.Id), "followup", first.Lang, DialogueBuilder.WithSystem(first.Lang, rng, turns));
+        return new SftRecord(Id("followup", f.First.Id), "followup", f.First.Lang, DialogueBuilder.WithSystem(f.First.Lang, rng, turns));
     }
 
     // ---------- long answers cut at the cap and resumed ----------

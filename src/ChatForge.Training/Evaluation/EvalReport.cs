@@ -13,8 +13,11 @@ namespace ChatForge.Training.Evaluation;
 /// <summary>Reward-model quality on held-out rankings.</summary>
 public sealed record RewardModelReport(int Rankings, int Pairs, double PairwiseAccuracy);
 
-/// <summary>A policy's greedy answers against the baseline's (the SFT model), judged by the reward model.</summary>
-public sealed record ComparisonReport(int Prompts, double MeanPolicyScore, double MeanBaselineScore, double WinRate);
+/// <summary>
+/// A policy's greedy answers against the baseline's (the SFT model), judged by the reward model. Wins, ties and losses
+/// are counts of prompts (a tie: the same answer text, or equal scores); WinRate = (wins + ties / 2) / prompts.
+/// </summary>
+public sealed record ComparisonReport(int Prompts, double MeanPolicyScore, double MeanBaselineScore, double WinRate, int Wins = 0, int Ties = 0, int Losses = 0);
 
 /// <summary>Language-model quality on the pretraining validation shards.</summary>
 public sealed record BitsPerByteReport(long Tokens, double Loss, double? TokensPerByte, double? BitsPerByte);
@@ -24,6 +27,7 @@ public sealed record EvalReport
 {
     public string? Model { get; init; }
     public AnswerReport? Answers { get; init; }
+    public FollowupReport? Followups { get; init; }
     public RewardModelReport? RewardModel { get; init; }
     public ComparisonReport? VersusBaseline { get; init; }
     public BitsPerByteReport? Validation { get; init; }
@@ -46,7 +50,35 @@ public sealed record EvalReport
                 foreach (var t in perTask.OfType<JsonObject>())
                     t["accuracy"] = (double)t["correct"]! / Math.Max(1, (int)t["items"]!);
         }
+        if (!includeAnswers && node["followups"] is JsonObject followups) followups.Remove("answers");
         return node;
+    }
+
+    /// <summary>Flat metrics of a report saved with <see cref="ToJson"/>: the same names and values as <see cref="Metrics()"/>.</summary>
+    public static Dictionary<string, double> Metrics(JsonObject report)
+    {
+        var m = new Dictionary<string, double>();
+        void Put(string name, JsonNode? node) { if (node is JsonValue v && v.TryGetValue(out double d)) m[name] = d; }
+        var a = report["answers"];
+        Put("heldout_accuracy", a?["held_out_accuracy"]); Put("absent_idk_rate", a?["absent_refusal_rate"]);
+        Put("heldout_refusal_rate", a?["held_out_refusal_rate"]); Put("mean_answer_tokens", a?["mean_answer_tokens"]);
+        foreach (var t in (a?["per_task"] as JsonArray ?? []).OfType<JsonObject>()) Put($"acc/{t["task"]}/{t["lang"]}", t["accuracy"]);
+        var f = report["followups"];
+        Put("followup_accuracy", f?["accuracy"]); Put("followup_accuracy_without_context", f?["accuracy_without_context"]);
+        foreach (var t in (f?["per_lang"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            Put($"followup_accuracy/{t["lang"]}", t["accuracy"]); Put($"followup_accuracy_without_context/{t["lang"]}", t["accuracy_without_context"]);
+        }
+        foreach (var t in (f?["per_task"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            Put($"followup/{t["task"]}/{t["lang"]}", t["accuracy"]); Put($"followup_without_context/{t["task"]}/{t["lang"]}", t["accuracy_without_context"]);
+        }
+        Put("rm_pairwise_accuracy", report["reward_model"]?["pairwise_accuracy"]);
+        var c = report["versus_baseline"];
+        Put("mean_rm_score", c?["mean_policy_score"]); Put("baseline_rm_score", c?["mean_baseline_score"]); Put("win_rate_vs_sft", c?["win_rate"]);
+        Put("wins_vs_sft", c?["wins"]); Put("ties_vs_sft", c?["ties"]); Put("losses_vs_sft", c?["losses"]);
+        Put("val_loss", report["validation"]?["loss"]); Put("val_bpb", report["validation"]?["bits_per_byte"]);
+        return m;
     }
 
     /// <summary>Flat name → value pairs for stages.json and the report card.</summary>
@@ -61,8 +93,19 @@ public sealed record EvalReport
             m["mean_answer_tokens"] = a.MeanAnswerTokens;
             foreach (var t in a.PerTask) m[$"acc/{t.Task}/{t.Lang}"] = t.Accuracy;
         }
+        if (Followups is { } f)
+        {
+            m["followup_accuracy"] = f.Accuracy;
+            m["followup_accuracy_without_context"] = f.AccuracyWithoutContext;
+            foreach (var l in f.PerLang) { m[$"followup_accuracy/{l.Lang}"] = l.Accuracy; m[$"followup_accuracy_without_context/{l.Lang}"] = l.AccuracyWithoutContext; }
+            foreach (var t in f.PerTask) { m[$"followup/{t.Task}/{t.Lang}"] = t.Accuracy; m[$"followup_without_context/{t.Task}/{t.Lang}"] = t.AccuracyWithoutContext; }
+        }
         if (RewardModel is { } rm) m["rm_pairwise_accuracy"] = rm.PairwiseAccuracy;
-        if (VersusBaseline is { } c) { m["mean_rm_score"] = c.MeanPolicyScore; m["baseline_rm_score"] = c.MeanBaselineScore; m["win_rate_vs_sft"] = c.WinRate; }
+        if (VersusBaseline is { } c)
+        {
+            m["mean_rm_score"] = c.MeanPolicyScore; m["baseline_rm_score"] = c.MeanBaselineScore; m["win_rate_vs_sft"] = c.WinRate;
+            m["wins_vs_sft"] = c.Wins; m["ties_vs_sft"] = c.Ties; m["losses_vs_sft"] = c.Losses;
+        }
         if (Validation is { } v) { m["val_loss"] = v.Loss; if (v.BitsPerByte is { } bpb) m["val_bpb"] = bpb; }
         return m;
     }
@@ -87,7 +130,7 @@ public static class ModelEvaluations
 
     /// <summary>
     /// Greedy answers of the policy and of the baseline to the same prompts, each scored by the reward model;
-    /// the policy wins a prompt when its score is higher, a tie counts half.
+    /// the policy wins a prompt when its score is higher, a tie (the same answer, or the same score) counts half.
     /// </summary>
     public static ComparisonReport WinRate(ParameterBuffer policy, ParameterBuffer baseline, RewardScorer scorer, IChatTokenizer tokenizer,
         IReadOnlyList<IReadOnlyList<ChatMessage>> prompts, int maxNewTokens = 64)
@@ -97,10 +140,15 @@ public static class ModelEvaluations
         var baselineAnswers = Evaluator.Answer(baseline, tokenizer, prompts, maxNewTokens);
         var policyScores = scorer.Score(prompts.Select((p, i) => scorer.Render(p, policyAnswers[i].Text)).ToList());
         var baselineScores = scorer.Score(prompts.Select((p, i) => scorer.Render(p, baselineAnswers[i].Text)).ToList());
-        double wins = 0;
+        int wins = 0, ties = 0, losses = 0;
         for (int i = 0; i < prompts.Count; i++)
-            wins += policyScores[i] > baselineScores[i] ? 1 : policyScores[i] == baselineScores[i] ? 0.5 : 0;
-        return new ComparisonReport(prompts.Count, policyScores.Average(), baselineScores.Average(), wins / prompts.Count);
+        {
+            // The same text is a tie whatever the scores: the two were scored in different batches.
+            if (policyAnswers[i].Text == baselineAnswers[i].Text || policyScores[i] == baselineScores[i]) ties++;
+            else if (policyScores[i] > baselineScores[i]) wins++;
+            else losses++;
+        }
+        return new ComparisonReport(prompts.Count, policyScores.Average(), baselineScores.Average(), (wins + 0.5 * ties) / prompts.Count, wins, ties, losses);
     }
 
     /// <summary>

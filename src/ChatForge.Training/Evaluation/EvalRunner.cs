@@ -11,7 +11,7 @@ namespace ChatForge.Training.Evaluation;
 public sealed record EvalOptions
 {
     public int MaxNewTokens { get; init; } = 64;
-    /// <summary>At most this many evaluation questions (0 = all), taken in file order.</summary>
+    /// <summary>At most this many held-out questions (0 = all), stratified over task and language; a quarter as many absent and follow-up ones.</summary>
     public int MaxItems { get; init; }
     /// <summary>Prompts for the RM-judged comparison against the baseline.</summary>
     public int ComparisonPrompts { get; init; } = 64;
@@ -20,7 +20,7 @@ public sealed record EvalOptions
 
 /// <summary>
 /// Evaluates one model folder on a data folder (the data pipeline's layout): answers to eval/heldout.jsonl and
-/// eval/absent.jsonl; with a reward model, its pairwise accuracy on rankings/val.jsonl and, with a baseline,
+/// eval/absent.jsonl, the two-turn eval/followup.jsonl with and without its first turn; with a reward model, its pairwise accuracy on rankings/val.jsonl and, with a baseline,
 /// the RM-judged win rate; bits per byte on tokens/val when present. Parts whose files are absent are skipped,
 /// and the list of what was skipped is returned so callers can say so.
 /// </summary>
@@ -47,6 +47,16 @@ public static class EvalRunner
             .Concat(items.Where(i => i.Set == "absent").Take(Math.Max(1, options.MaxItems / 4))).ToList();
         AnswerReport? answers = items.Count > 0 ? Evaluator.Run(model, tokenizer, items, options.MaxNewTokens) : null;
 
+        FollowupReport? followups = null;
+        string followupPath = Path.Combine(paths.Eval, "followup.jsonl");
+        if (File.Exists(followupPath))
+        {
+            var followupItems = Jsonl.ReadEval(followupPath).Where(i => i.Set == "followup").ToList();
+            if (options.MaxItems > 0) followupItems = Stratified(followupItems, Math.Max(1, options.MaxItems / 4));
+            if (followupItems.Count > 0) followups = FollowupEvaluator.Run(model, tokenizer, followupItems, options.MaxNewTokens);
+        }
+        else skipped.Add($"{followupPath} not found: no follow-up accuracy (rerun `data build --only dialogues`)");
+
         RewardModelReport? rmReport = null;
         ComparisonReport? comparison = null;
         if (rewardModelDirectory is not null)
@@ -68,7 +78,7 @@ public static class EvalRunner
             bpb = ModelEvaluations.BitsPerByte(new Transformer(model), paths.Tokens, options.BitsPerByteTokens);
         else skipped.Add($"{Path.Combine(paths.Tokens, "val")} not found: no bits per byte");
 
-        return (new EvalReport { Model = Path.GetFullPath(modelDirectory), Answers = answers, RewardModel = rmReport, VersusBaseline = comparison, Validation = bpb }, skipped);
+        return (new EvalReport { Model = Path.GetFullPath(modelDirectory), Answers = answers, Followups = followups, RewardModel = rmReport, VersusBaseline = comparison, Validation = bpb }, skipped);
     }
 
     /// <summary>

@@ -26,8 +26,10 @@ public static class RecordValidation
 
     public static string? Check(EvalRecord r) =>
         CheckMessages(r.Messages)
-        ?? (r.Set is not ("heldout" or "absent") ? $"set must be \"heldout\" or \"absent\", got \"{r.Set}\"" : null)
-        ?? (r.Set == "heldout" && (r.Answers is null || r.Answers.Count == 0) ? "no accepted answers" : null);
+        ?? (r.Set is not ("heldout" or "absent" or "followup") ? $"set must be \"heldout\", \"absent\" or \"followup\", got \"{r.Set}\"" : null)
+        ?? (r.Set != "absent" && (r.Answers is null || r.Answers.Count == 0) ? "no accepted answers" : null)
+        ?? (r.Set == "followup" && (r.Messages[^1].Role != ChatRoles.User || !r.Messages.Any(m => m.Role == ChatRoles.Assistant))
+            ? "a follow-up needs an earlier assistant turn and must end with the follow-up question (a user turn)" : null);
 
     static string? CheckMessages(IReadOnlyList<ChatTurn>? messages)
     {

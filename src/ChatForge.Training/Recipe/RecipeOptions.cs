@@ -36,6 +36,8 @@ public sealed record RecipeOptions
     public int SftBatch { get; init; } = 4;
     public int SftSeq { get; init; } = 512;
     public float SftLearningRate { get; init; } = 3e-4f;
+    /// <summary>Fraction of SFT rows that are pretraining text windows (docs/pipeline.md has the measurement behind the default).</summary>
+    public float SftPretrainMix { get; init; }
 
     // Reward model
     public int RmSteps { get; init; } = 600;
@@ -73,6 +75,7 @@ public sealed record RecipeOptions
         if (VocabSize < 300) throw new ArgumentException($"Recipe vocab_size must be at least 300, got {VocabSize}.");
         if (HiddenSize % Heads != 0) throw new ArgumentException($"Recipe hidden_size {HiddenSize} is not divisible by heads {Heads}.");
         if (PretrainSeq > ContextLength || SftSeq > ContextLength) throw new ArgumentException("Recipe sequence lengths must not exceed context_length.");
+        if (!(SftPretrainMix >= 0 && SftPretrainMix < 1)) throw new ArgumentException($"Recipe sft_pretrain_mix must be in [0, 1), got {SftPretrainMix}.");
         if (FinalPolicy is not ("ppo" or "dpo" or "sft")) throw new ArgumentException($"Recipe final_policy must be ppo, dpo or sft, got '{FinalPolicy}'.");
         if (FinalPolicy == "dpo" && DpoSteps == 0) throw new ArgumentException("Recipe final_policy is dpo but dpo_steps is 0.");
     }

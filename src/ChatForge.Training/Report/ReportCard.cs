@@ -37,7 +37,7 @@ public static class ReportCard
 
         md.AppendLine("## Stages").AppendLine().AppendLine("| stage | time | output | details |").AppendLine("|---|---:|---|---|");
         foreach (var s in stages.Stages)
-            md.AppendLine(inv, $"| {s.Name} | {Duration(s.Seconds)} | `{s.Output}` | {Details(s.Details)} |");
+            md.AppendLine(inv, $"| {s.Name} | {Duration(s.Seconds)}{(s.Segments is { Count: > 1 } g ? $" ({g.Count} segments)" : "")} | `{s.Output}` | {Details(s.Details)} |");
         md.AppendLine(inv, $"| **total** | {Duration(stages.Stages.Sum(s => s.Seconds))} | | |").AppendLine();
 
         var trainingMetrics = stages.Stages.Where(s => s.Metrics.Count > 0 && s.Name != "eval").ToList();
@@ -53,7 +53,7 @@ public static class ReportCard
         {
             md.AppendLine("## Evaluation after each stage").AppendLine();
             md.AppendLine("Same held-out prompts, greedy answers. Columns left to right are the model before and after each stage.").AppendLine();
-            var keys = evaluations.SelectMany(e => e.Metrics.Keys).Where(k => !k.StartsWith("acc/", StringComparison.Ordinal)).Distinct().ToList();
+            var keys = evaluations.SelectMany(e => e.Metrics.Keys).Where(k => !k.Contains('/')).Distinct().ToList();
             md.AppendLine("| metric | " + string.Join(" | ", evaluations.Select(e => e.Model)) + " |");
             md.AppendLine("|---|" + string.Concat(evaluations.Select(_ => "---:|")));
             foreach (var k in keys)
@@ -76,6 +76,8 @@ public static class ReportCard
             }
         }
 
+        if (evaluations.Any(e => e.Metrics.ContainsKey("followup_accuracy"))) Followups(md, evaluations);
+
         var plots = new List<(string Title, string File)>();
         foreach (var (stage, key, title, file) in Curves)
         {
@@ -94,6 +96,36 @@ public static class ReportCard
         string path = Path.Combine(modelDirectory, "REPORT.md");
         File.WriteAllText(path, md.ToString());
         return path;
+    }
+
+    /// <summary>
+    /// Follow-up accuracy with the first turn and without it (the same question alone), per model and language,
+    /// then per follow-up task as "with / without" cells.
+    /// </summary>
+    static void Followups(StringBuilder md, IReadOnlyList<(string Model, Dictionary<string, double> Metrics)> evaluations)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string Percent(Dictionary<string, double> m, string key) => m.TryGetValue(key, out var v) ? (v * 100).ToString("0", inv) + "%" : "–";
+        md.AppendLine("## Multi-turn follow-ups (answered from context)").AppendLine();
+        md.AppendLine("Two-turn dialogues on held-out facts: the follow-up (\"And its capital?\") after the first question and its answer, " +
+            "and the same follow-up asked alone, where only a guess can be right.").AppendLine();
+        var langs = evaluations.SelectMany(e => e.Metrics.Keys).Where(k => k.StartsWith("followup_accuracy/", StringComparison.Ordinal))
+            .Select(k => k.Split('/')[1]).Distinct().Order(StringComparer.Ordinal).ToList();
+        md.AppendLine("| model | with context | without context | " + string.Join(" | ", langs.Select(l => $"with {l} | without {l}")) + " |");
+        md.AppendLine("|---|---:|---:|" + string.Concat(langs.Select(_ => "---:|---:|")));
+        foreach (var (model, m) in evaluations.Where(e => e.Metrics.ContainsKey("followup_accuracy")))
+            md.AppendLine($"| {model} | {Percent(m, "followup_accuracy")} | {Percent(m, "followup_accuracy_without_context")} | " +
+                string.Join(" | ", langs.Select(l => $"{Percent(m, $"followup_accuracy/{l}")} | {Percent(m, $"followup_accuracy_without_context/{l}")}")) + " |");
+        md.AppendLine();
+        var tasks = evaluations.SelectMany(e => e.Metrics.Keys).Where(k => k.StartsWith("followup/", StringComparison.Ordinal))
+            .Select(k => k["followup/".Length..]).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (tasks.Count == 0) return;
+        md.AppendLine("| follow-up (with / without context) | " + string.Join(" | ", evaluations.Select(e => e.Model)) + " |");
+        md.AppendLine("|---|" + string.Concat(evaluations.Select(_ => "---:|")));
+        foreach (var t in tasks)
+            md.AppendLine($"| {t.Replace('/', ' ')} | " + string.Join(" | ", evaluations.Select(e =>
+                e.Metrics.ContainsKey("followup/" + t) ? $"{Percent(e.Metrics, "followup/" + t)} / {Percent(e.Metrics, "followup_without_context/" + t)}" : "–")) + " |");
+        md.AppendLine();
     }
 
     /// <summary>(step, value) of every metrics.jsonl line that has the key; a later line for the same step wins (resumed runs).</summary>

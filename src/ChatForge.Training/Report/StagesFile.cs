@@ -10,7 +10,10 @@ public sealed record StageRecord
     public required string Name { get; init; }
     /// <summary>The stage's output: a model folder, a run folder or a data folder.</summary>
     public required string Output { get; init; }
+    /// <summary>Wall time of the stage: the sum of <see cref="Segments"/> when it was interrupted and resumed.</summary>
     public double Seconds { get; init; }
+    /// <summary>Seconds of each segment of a stage run in several (null: one segment).</summary>
+    public List<double>? Segments { get; init; }
     public DateTimeOffset CompletedAt { get; init; } = DateTimeOffset.UtcNow;
     public Dictionary<string, double> Metrics { get; init; } = [];
     /// <summary>Free-form facts (data sizes, parameter counts, options) shown in the report card.</summary>

@@ -23,11 +23,15 @@ public sealed class EpochCursor
     }
 
     /// <summary>The next batch of item indices; a batch never straddles two epochs.</summary>
-    public int[] Next()
+    public int[] Next() => Next(_batch);
+
+    /// <summary>The next <paramref name="size"/> item indices (at most the batch size), never straddling two epochs.</summary>
+    public int[] Next(int size)
     {
-        if (Position + _batch > _count) { Epoch++; Position = 0; Shuffle(); }
-        var batch = _order.AsSpan(Position, _batch).ToArray();
-        Position += _batch;
+        if (size < 0 || size > _batch) throw new ArgumentOutOfRangeException(nameof(size), size, $"Take between 0 and the batch size ({_batch}) items.");
+        if (Position + size > _count) { Epoch++; Position = 0; Shuffle(); }
+        var batch = _order.AsSpan(Position, size).ToArray();
+        Position += size;
         return batch;
     }
 

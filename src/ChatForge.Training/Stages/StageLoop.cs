@@ -61,7 +61,9 @@ public sealed class StageLoop
         var (optimizer, state) = Checkpoint.LoadTraining(latest, parameters.Layout);
         if (state.Stage != stage) throw new InvalidDataException($"{latest}: a '{state.Stage}' checkpoint, not a {stage} one.");
         var saved = StageOptions.FromJson(state.Extra?["options"] ?? throw new InvalidDataException($"{latest}: no options saved."), latest);
-        var options = overrideOptions is null ? saved : overrideOptions with { Batch = saved.Batch, SequenceLength = saved.SequenceLength, Seed = saved.Seed };
+        // What decides the data order stays as saved, so the resumed run sees the batches the uninterrupted one would have.
+        var options = overrideOptions is null ? saved
+            : overrideOptions with { Batch = saved.Batch, SequenceLength = saved.SequenceLength, Seed = saved.Seed, PretrainMix = saved.PretrainMix };
         var loop = new StageLoop(stage, runDirectory, new Transformer(parameters), options, optimizer, state.Step, latest);
         return (loop, state.Extra?["stage_state"]?.AsObject());
     }

@@ -22,6 +22,8 @@ public sealed record StageOptions
     public ulong Seed { get; init; } = 1;
     /// <summary>DPO's β.</summary>
     public float Beta { get; init; } = 0.1f;
+    /// <summary>SFT: the fraction of each step's rows that are windows of the pretraining token shards (loss on every token).</summary>
+    public float PretrainMix { get; init; }
 
     public void Validate()
     {
@@ -31,6 +33,7 @@ public sealed record StageOptions
         new ChatForge.Engine.Training.LearningRateSchedule(LearningRate, WarmupSteps, Steps, MinLearningRateRatio).Validate();
         if (GradClip < 0) throw new ArgumentException($"Gradient clip must be >= 0, got {GradClip}.");
         if (!(Beta > 0)) throw new ArgumentException($"Beta must be positive, got {Beta}.");
+        if (!(PretrainMix >= 0 && PretrainMix < 1)) throw new ArgumentException($"--pretrain-mix must be in [0, 1), got {PretrainMix}.");
     }
 
     static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
