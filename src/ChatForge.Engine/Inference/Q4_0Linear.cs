@@ -57,17 +57,25 @@ public sealed unsafe class Q4_0Linear : BlockLinear
         float* d = _pd + (nint)row * blocks;
         var ones = Vector256.Create((short)1);
         var low = Vector128.Create((byte)0x0F);
-        var acc = Vector256<float>.Zero;
+        Vector256<float> acc = default, acc2 = default; // even and odd blocks: two FMA chains
         float bias = 0;
-        for (int b = 0; b < blocks; b++)
+        int b = 0;
+        for (; b + 1 < blocks; b += 2)
         {
-            var packed = Sse2.LoadVector128(qs + b * 16);
-            var nibbles = Vector256.Create(packed & low, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low);
-            var pairs = Avx2.MultiplyAddAdjacent(nibbles, Avx.LoadVector256(x + b * Block));
-            var dots = Avx2.MultiplyAddAdjacent(pairs, ones);
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dots), Vector256.Create(d[b] * xs[b]), acc);
-            bias += d[b] * xsum[b];
+            acc = Fma.MultiplyAdd(BlockDot(qs + b * 16, x + b * Block, low, ones), Vector256.Create(d[b] * xs[b]), acc);
+            acc2 = Fma.MultiplyAdd(BlockDot(qs + (b + 1) * 16, x + (b + 1) * Block, low, ones), Vector256.Create(d[b + 1] * xs[b + 1]), acc2);
         }
-        return Vector256.Sum(acc) - 8 * bias;
+        if (b < blocks) acc = Fma.MultiplyAdd(BlockDot(qs + b * 16, x + b * Block, low, ones), Vector256.Create(d[b] * xs[b]), acc);
+        for (b = 0; b < blocks; b++) bias += d[b] * xsum[b];
+        return Vector256.Sum(acc + acc2) - 8 * bias;
+    }
+
+    /// <summary>Σ nibble·qx of one block, as eight int32 partial sums converted to float.</summary>
+    static Vector256<float> BlockDot(byte* qs, sbyte* x, Vector128<byte> low, Vector256<short> ones)
+    {
+        var packed = Sse2.LoadVector128(qs);
+        var nibbles = Vector256.Create(packed & low, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low);
+        var pairs = Avx2.MultiplyAddAdjacent(nibbles, Avx.LoadVector256(x));
+        return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(pairs, ones));
     }
 }

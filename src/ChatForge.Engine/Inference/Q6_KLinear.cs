@@ -63,7 +63,7 @@ public sealed unsafe class Q6_KLinear : BlockLinear
         var low = Vector256.Create((byte)0x0F);
         var high = Vector256.Create((byte)0x30);
         var bias = Vector256.Create((sbyte)32);
-        var acc = Vector256<float>.Zero;
+        Vector256<float> acc = default, acc2 = default; // two FMA chains: one would wait on the other's latency
         for (int s = 0; s < superBlocks; s++)
         {
             byte* q = _pq + (first + s) * 192;
@@ -83,11 +83,11 @@ public sealed unsafe class Q6_KLinear : BlockLinear
                 sbyte* sh = sc + 8 * half;
                 acc = Group32(q0, x + a * Group, sh[0], sh[1], d * xs[a], bias, acc);
                 acc = Group32(q1, x + (a + 1) * Group, sh[2], sh[3], d * xs[a + 1], bias, acc);
-                acc = Group32(q2, x + (a + 2) * Group, sh[4], sh[5], d * xs[a + 2], bias, acc);
-                acc = Group32(q3, x + (a + 3) * Group, sh[6], sh[7], d * xs[a + 3], bias, acc);
+                acc2 = Group32(q2, x + (a + 2) * Group, sh[4], sh[5], d * xs[a + 2], bias, acc2);
+                acc2 = Group32(q3, x + (a + 3) * Group, sh[6], sh[7], d * xs[a + 3], bias, acc2);
             }
         }
-        return Vector256.Sum(acc);
+        return Vector256.Sum(acc + acc2);
     }
 
     /// <summary>acc + scale·Σ (q − 32)·qx over one 32-weight group whose two 16-weight halves have scales lo and hi.</summary>

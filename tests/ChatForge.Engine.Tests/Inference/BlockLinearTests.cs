@@ -108,6 +108,20 @@ public sealed class BlockLinearTests
         for (int j = 0; j < outDim; j++) Assert.Equal(decode[j] + 1f, accumulated[j], 4);
     }
 
+    /// <summary>
+    /// A Q4_0 file imported to fp32 and served with --weights q4_0 is served exactly as stored: re-quantising dequantised
+    /// Q4_0 blocks gives them back (each block's largest |w| is its −8·d, so the scale is found again), as for Q8_0.
+    /// </summary>
+    [Fact]
+    public void Q4_0ReQuantisesItsDequantisedBlocksExactly()
+    {
+        const int outDim = 8, inDim = 256;
+        var blocks = GgmlQuantizer.Q4_0(Gaussian(outDim * inDim, new Random(2), 0.03f));
+        var w = new float[outDim * inDim];
+        new Q4_0Linear(blocks, outDim, inDim).Dequantize(w);
+        Assert.Equal(blocks, GgmlQuantizer.Q4_0(w));
+    }
+
     [Fact]
     public void BadBlocksAreRefusedNamingTensorAndShape()
     {
