@@ -53,15 +53,24 @@ public abstract unsafe class BlockLinear
     /// <summary>Row <paramref name="row"/> · one quantised activation row (AVX2); xsum[b] = dx[b] · Σ qx of block b.</summary>
     protected abstract float DotAvx2(int row, sbyte* qx, float* dx, float* xsum);
 
-    /// <summary>W dequantised to fp32 [out, in].</summary>
+    /// <summary>W dequantised to fp32 [out, in] (prefill: once per forward, so split over the kernel threads like a matvec).</summary>
     public void Dequantize(Span<float> destination)
     {
-        Span<sbyte> q = stackalloc sbyte[Group];
-        for (long g = 0; g < (long)Out * GroupsPerRow; g++)
+        if (destination.Length < (long)Out * In) throw new ArgumentException($"{GetType().Name}: destination holds {destination.Length} floats, [{Out}, {In}] needs {(long)Out * In}.");
+        fixed (float* py = destination)
         {
-            UnpackGroup(g, q, out float lo, out float hi, out float offset);
-            var y = destination.Slice((int)(g * Group), Group);
-            for (int i = 0; i < Group; i++) y[i] = q[i] * (i < Group / 2 ? lo : hi) + offset;
+            nint ya = (nint)py;
+            RowBands.For((long)Out * In, Out, (j0, j1) =>
+            {
+                Span<sbyte> q = stackalloc sbyte[Group];
+                for (long g = (long)j0 * GroupsPerRow; g < (long)j1 * GroupsPerRow; g++)
+                {
+                    UnpackGroup(g, q, out float lo, out float hi, out float offset);
+                    float* y = (float*)ya + g * Group;
+                    for (int i = 0; i < Group / 2; i++) y[i] = q[i] * lo + offset;
+                    for (int i = Group / 2; i < Group; i++) y[i] = q[i] * hi + offset;
+                }
+            });
         }
     }
 
