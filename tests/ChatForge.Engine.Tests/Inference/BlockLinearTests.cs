@@ -39,16 +39,39 @@ public sealed class BlockLinearTests
         return (y, bound);
     }
 
+    /// <summary>
+    /// Random bytes as blocks, every field at any value its bits allow (Q6_K scales down to −128, six-bit scales and mins
+    /// up to 63, all nibbles), with finite fp16 scales of either sign: the integer sums must not saturate anywhere.
+    /// </summary>
+    static BlockLinear RawBlocks(BlockFormat format, int outDim, int inDim, Random rng)
+    {
+        var (weights, bytes, halves) = format switch
+        {
+            BlockFormat.Q4_0 => (32, 18, new[] { 0 }),
+            BlockFormat.Q4_K => (256, 144, new[] { 0, 2 }),
+            BlockFormat.Q6_K => (256, 210, new[] { 208 }),
+            _ => (32, 34, new[] { 0 }),
+        };
+        var blocks = new byte[outDim * inDim / weights * bytes];
+        rng.NextBytes(blocks);
+        for (int b = 0; b < blocks.Length / bytes; b++)
+            foreach (int at in halves) System.Buffers.Binary.BinaryPrimitives.WriteHalfLittleEndian(blocks.AsSpan(b * bytes + at), (Half)((rng.NextSingle() - 0.5f) * 0.01f));
+        return BlockLinear.FromBlocks(format, blocks, outDim, inDim, "raw");
+    }
+
     [Theory]
-    [InlineData(BlockFormat.Q4_0)]
-    [InlineData(BlockFormat.Q4_K)]
-    [InlineData(BlockFormat.Q6_K)]
-    [InlineData(BlockFormat.Q8_0)]
-    public void DecodeMatchesTheDequantisedMatvecWithinTheActivationRoundingBound(BlockFormat format)
+    [InlineData(BlockFormat.Q4_0, false)]
+    [InlineData(BlockFormat.Q4_K, false)]
+    [InlineData(BlockFormat.Q6_K, false)]
+    [InlineData(BlockFormat.Q8_0, false)]
+    [InlineData(BlockFormat.Q4_0, true)]
+    [InlineData(BlockFormat.Q4_K, true)]
+    [InlineData(BlockFormat.Q6_K, true)]
+    public void DecodeMatchesTheDequantisedMatvecWithinTheActivationRoundingBound(BlockFormat format, bool rawBytes)
     {
         const int outDim = 136, inDim = 512, m = 3; // 136 rows: two row bands of 64 plus a ragged tail
         var rng = new Random(11 + (int)format);
-        var matrix = Quantised(format, Gaussian(outDim * inDim, rng, 0.05f), outDim, inDim);
+        var matrix = rawBytes ? RawBlocks(format, outDim, inDim, rng) : Quantised(format, Gaussian(outDim * inDim, rng, 0.05f), outDim, inDim);
         var wq = new float[outDim * inDim];
         matrix.Dequantize(wq);
         var x = Gaussian(m * inDim, rng);
@@ -61,7 +84,7 @@ public sealed class BlockLinearTests
             matrix.Apply(x, y, m);
             for (int k = 0; k < y.Length; k++)
                 Assert.True(Math.Abs(y[k] - reference[k]) <= bound[k] + 1e-4 * Math.Abs(reference[k]) + 1e-5,
-                    $"{format} {level}: y[{k}] = {y[k]}, reference {reference[k]}, bound {bound[k]}");
+                    $"{format} raw={rawBytes} {level}: y[{k}] = {y[k]}, reference {reference[k]}, bound {bound[k]}");
             // The same int8 sums on every path; only the float scaling may round differently.
             first ??= y;
             for (int k = 0; k < y.Length; k++) Assert.True(Math.Abs(y[k] - first[k]) <= 1e-4 * (Math.Abs(first[k]) + 1), $"{format} {level}: y[{k}] {y[k]} vs {first[k]}");
