@@ -11,7 +11,7 @@ public sealed class ServerOptions
     public string? ConnectionString { get; set; }
     /// <summary>Folder of the default local model: config.json, model.safetensors, tokenizer files.</summary>
     public string ModelDir { get; set; } = Path.Combine("models", "default");
-    /// <summary>How the local model's matmul weights are held in memory: bf16 (default), f32, int8 (per-row scales) or q8_0 (ggml blocks of 32; a GGUF Q8_0 import keeps its exact blocks).</summary>
+    /// <summary>How the local model's matmul weights are held in memory: bf16 (default), f32, int8 (per-row scales), q8_0, q4_0, q4_k or q6_k (ggml blocks; a GGUF Q8_0 or Q4_0 import is re-quantised to its exact blocks).</summary>
     public string Weights { get; set; } = "bf16";
     /// <summary>Name the default local model is listed under in /v1/models and the UI.</summary>
     public string ModelName { get; set; } = "chatforge";

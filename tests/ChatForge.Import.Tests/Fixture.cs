@@ -23,9 +23,9 @@ internal static class Fixture
     }
 
     /// <summary>Logits of every position of one sequence through the KV-cache inference engine.</summary>
-    public static float[] Logits(ParameterBuffer parameters, int[] tokens, WeightFormat format)
+    public static float[] Logits(ParameterBuffer parameters, int[] tokens, WeightFormat format, FileBlocks? blocks = null)
     {
-        var model = new InferenceModel(parameters, format);
+        var model = new InferenceModel(parameters, format, blocks);
         var cache = model.CreateCache(1, tokens.Length);
         int slot = cache.Allocate();
         var rows = tokens.Select((t, i) => new ForwardRow(slot, t, i, true)).ToArray();

@@ -12,7 +12,11 @@ namespace ChatForge.Import.Tests;
 /// </summary>
 public sealed class GgufImportTests
 {
-    static void WriteGguf(string path, string arch, ParameterBuffer p, bool q8)
+    static void WriteGguf(string path, string arch, ParameterBuffer p, bool q8) =>
+        WriteGguf(path, arch, p, (_, cols) => q8 && cols % 32 == 0 ? GgmlType.Q8_0 : GgmlType.F32);
+
+    /// <summary>Writes <paramref name="p"/> as llama.cpp would; <paramref name="typeOf"/>(name, row length) picks each matrix's ggml type (vectors stay F32).</summary>
+    internal static void WriteGguf(string path, string arch, ParameterBuffer p, Func<string, int, GgmlType> typeOf)
     {
         var c = p.Layout.Config;
         int hd = c.HeadDim;
@@ -30,8 +34,15 @@ public sealed class GgufImportTests
                             Array.Copy(v, (h * hd + j * hd / 2 + i) * width, permuted, (h * hd + 2 * i + j) * width, width);
                 v = permuted;
             }
-            bool quantise = q8 && cols > 0 && cols % 32 == 0;
-            tensors.Add((name, cols == 0 ? [rows] : [cols, rows], quantise ? GgmlType.Q8_0 : GgmlType.F32, quantise ? Q8(v) : v.SelectMany(BitConverter.GetBytes).ToArray()));
+            var type = cols == 0 ? GgmlType.F32 : typeOf(name, cols);
+            var data = type switch
+            {
+                GgmlType.F32 => v.SelectMany(BitConverter.GetBytes).ToArray(),
+                GgmlType.F16 => v.SelectMany(x => BitConverter.GetBytes((Half)x)).ToArray(),
+                GgmlType.Q8_0 => Q8(v),
+                _ => GgmlQuantizer.Quantize(GgufImporter.BlockFormatOf(type)!.Value, v),
+            };
+            tensors.Add((name, cols == 0 ? [rows] : [cols, rows], type, data));
         }
         int d = c.HiddenSize, q = c.NumHeads * hd, kv = c.NumKvHeads * hd, ff = c.IntermediateSize;
         Add("token_embd.weight", p[p.Layout.TokenEmbedding], c.VocabSize, d);

@@ -24,7 +24,7 @@ public sealed class BenchDecodeCommand : ICliCommand
         var config = new Option<string>("--config") { Description = "Random-weight model: b (GPT-2 style, V 8192, d 512, 8 layers, 8 heads, context 1024), qwen2.5-0.5b (Qwen2.5-0.5B's shapes) or tiny.", DefaultValueFactory = _ => "b" };
         var modelPath = new Option<string?>("--model") { Description = "Measure this model instead: a ChatForge model folder, a Hugging Face folder (config.json + safetensors) or a .gguf file." };
         var batch = new Option<int>("--batch") { Description = "Sequences decoded together.", DefaultValueFactory = _ => 1 };
-        var weights = new Option<string>("--weights") { Description = "Matmul weight format: bf16, f32, int8 (per-row scales) or q8_0 (ggml blocks of 32).", DefaultValueFactory = _ => "bf16" };
+        var weights = new Option<string>("--weights") { Description = "Matmul weight format: bf16, f32, int8 (per-row scales), q8_0, q4_0, q4_k, q6_k (ggml blocks, quantised from fp32) or gguf (a .gguf model's own blocks).", DefaultValueFactory = _ => "bf16" };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length per sequence.", DefaultValueFactory = _ => 256 };
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens decoded per sequence.", DefaultValueFactory = _ => 128 };
         var kv = new Option<string>("--kv") { Description = "KV cache: auto (bf16 unless the weights are f32), bf16 or f32.", DefaultValueFactory = _ => "auto" };
@@ -50,13 +50,13 @@ public sealed class BenchDecodeCommand : ICliCommand
         {
             var path = parse.GetValue(modelPath);
             var configName = path is null ? parse.GetValue(config)! : Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
-            var parameters = path is null ? RandomParameters(configName switch
+            var (parameters, blocks) = path is null ? (RandomParameters(configName switch
             {
                 "b" => ModelConfig.Gpt2Style(8192, 512, 8, 8, 1024),
                 "qwen2.5-0.5b" => Qwen25HalfB,
                 "tiny" => ModelConfig.Gpt2Style(256, 64, 2, 4, 512),
                 _ => throw new ArgumentException($"--config: unknown config '{configName}' (expected b, qwen2.5-0.5b or tiny)."),
-            }, seed: 1) : LoadModel(path);
+            }, seed: 1), null) : ModelFiles.Load(path);
             var modelConfig = parameters.Layout.Config;
             var format = WeightFormats.Parse(parse.GetValue(weights)!);
             int b = parse.GetValue(batch), prompt = parse.GetValue(promptTokens), generate = parse.GetValue(newTokens);
@@ -69,7 +69,7 @@ public sealed class BenchDecodeCommand : ICliCommand
                 "auto" => null, "bf16" => true, "f32" => false,
                 var other => throw new ArgumentException($"--kv: unknown cache format '{other}' (expected auto, bf16 or f32)."),
             };
-            var result = Run(configName, parameters, format, kvBf16, b, prompt, generate);
+            var result = Run(configName, new InferenceModel(parameters, format, blocks), kvBf16, b, prompt, generate);
             if (path is not null) result["model"] = Path.GetFullPath(path);
             if (parse.GetValue(reference))
             {
@@ -91,20 +91,10 @@ public sealed class BenchDecodeCommand : ICliCommand
         ModelType = "qwen2", QkvBias = true, TieEmbeddings = true, RopeTheta = 1000000f,
     };
 
-    /// <summary>A .gguf file, a Hugging Face folder (its config.json names `architectures`) or one of our model folders.</summary>
-    static ParameterBuffer LoadModel(string path)
+    static Dictionary<string, object> Run(string configName, InferenceModel model, bool? kvBf16, int batch, int prompt, int generate)
     {
-        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return ChatForge.Import.Gguf.GgufImporter.Load(path);
-        string config = Path.Combine(path, "config.json");
-        if (!File.Exists(config)) throw new FileNotFoundException($"--model {path}: no config.json (expected a model folder, a Hugging Face folder or a .gguf file).", config);
-        return File.ReadAllText(config).Contains("\"architectures\"") ? ChatForge.Import.HfImporter.Load(path).Parameters
-            : ChatForge.Engine.Checkpoints.Checkpoint.LoadParameters(path);
-    }
-
-    static Dictionary<string, object> Run(string configName, ParameterBuffer parameters, WeightFormat format, bool? kvBf16, int batch, int prompt, int generate)
-    {
-        var config = parameters.Layout.Config;
-        var model = new InferenceModel(parameters, format);
+        var config = model.Config;
+        var format = model.Format;
         var cache = model.CreateCache(batch, prompt + generate, kvBf16);
         var slots = Enumerable.Range(0, batch).Select(_ => cache.Allocate()).ToArray();
         var logits = new float[batch * config.VocabSize];

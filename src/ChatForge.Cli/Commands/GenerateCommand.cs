@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using ChatForge.Engine.Checkpoints;
 using ChatForge.Engine.Inference;
 
 namespace ChatForge.Cli.Commands;
@@ -10,7 +9,7 @@ public sealed class GenerateCommand : ICliCommand
 {
     public Command Build()
     {
-        var model = new Option<string>("--model") { Description = "Checkpoint folder (config.json + model.safetensors).", Required = true };
+        var model = new Option<string>("--model") { Description = "Checkpoint folder (config.json + model.safetensors), a Hugging Face folder or a .gguf file.", Required = true };
         var promptTokens = new Option<string>("--prompt-tokens") { Description = "Prompt as comma-separated token ids, e.g. \"1,2,3\".", Required = true };
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Most tokens to generate.", DefaultValueFactory = _ => 64 };
         var temperature = new Option<float>("--temperature") { Description = "0 = greedy.", DefaultValueFactory = _ => 1f };
@@ -18,7 +17,7 @@ public sealed class GenerateCommand : ICliCommand
         var topP = new Option<float>("--top-p") { Description = "Keep the smallest set of tokens holding this probability mass (1 = no cut).", DefaultValueFactory = _ => 1f };
         var seed = new Option<ulong?>("--seed") { Description = "Seed for repeatable sampling." };
         var stop = new Option<string?>("--stop-tokens") { Description = "Comma-separated token ids that end the answer (not printed)." };
-        var weights = new Option<string>("--weights") { Description = "Matmul weights in memory: bf16, f32 or int8 (per-row scales).", DefaultValueFactory = _ => "bf16" };
+        var weights = new Option<string>("--weights") { Description = $"Matmul weights in memory: {WeightFormats.Names}.", DefaultValueFactory = _ => "bf16" };
         var command = new Command("generate", "Generate token ids from a checkpoint, streaming them as they are decoded.")
         {
             model, promptTokens, maxNewTokens, temperature, topK, topP, seed, stop, weights,
@@ -44,8 +43,9 @@ public sealed class GenerateCommand : ICliCommand
                 StopTokens = stopTokens is null ? [] : ParseIds(stopTokens, "--stop-tokens"),
             };
             var format = WeightFormats.Parse(weights);
-            if (!Directory.Exists(modelDir)) throw new DirectoryNotFoundException($"--model: checkpoint folder not found: {modelDir}");
-            var inference = new InferenceModel(Checkpoint.LoadParameters(modelDir), format);
+            if (ModelFiles.IsGguf(modelDir) ? !File.Exists(modelDir) : !Directory.Exists(modelDir))
+                throw new FileNotFoundException($"--model: {(ModelFiles.IsGguf(modelDir) ? "GGUF file" : "checkpoint folder")} not found: {modelDir}");
+            var inference = ModelFiles.Inference(modelDir, format);
             using var generator = new Generator(inference, new GeneratorOptions { MaxConcurrent = 1 });
             await foreach (var step in generator.GenerateAsync(request, cancellationToken))
             {
@@ -55,7 +55,7 @@ public sealed class GenerateCommand : ICliCommand
             }
             return 0;
         }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or KeyNotFoundException)
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or KeyNotFoundException or NotSupportedException)
         {
             await error.WriteLineAsync($"generate: {e.Message}");
             return 2;

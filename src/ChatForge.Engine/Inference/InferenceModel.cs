@@ -37,9 +37,12 @@ public sealed class InferenceModel
 
     sealed record LayerWeights(LayerSlots Slots, LinearWeight Qkv, LinearWeight Out, LinearWeight Up, LinearWeight Down);
 
-    public InferenceModel(ParameterBuffer parameters, WeightFormat format = WeightFormat.Bf16)
+    /// <param name="fileBlocks">The quantised matrices of the model file, for <see cref="WeightFormat.Gguf"/> (required by it, ignored otherwise).</param>
+    public InferenceModel(ParameterBuffer parameters, WeightFormat format = WeightFormat.Bf16, FileBlocks? fileBlocks = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        if (format == WeightFormat.Gguf && fileBlocks is null)
+            throw new ArgumentException("Weights 'gguf' serve a GGUF file's own quantised blocks, but this model was not loaded from a .gguf file (use bf16, q8_0, q4_0, q4_k or q6_k).");
         _parameters = parameters;
         _layout = parameters.Layout;
         Config = _layout.Config;
@@ -50,10 +53,9 @@ public sealed class InferenceModel
         _upDim = c.Mlp == MlpKind.SwiGlu ? 2 * _ff : _ff;
         _vocab = c.VocabSize;
 
-        _layers = _layout.Layers.Select(l => new LayerWeights(l,
-            new LinearWeight(parameters, l.QkvWeight, format), new LinearWeight(parameters, l.OutWeight, format),
-            new LinearWeight(parameters, l.UpWeight, format), new LinearWeight(parameters, l.DownWeight, format))).ToArray();
-        _lmHead = new LinearWeight(parameters, _layout.LmHead, format);
+        LinearWeight Linear(TensorSlot slot) => new(parameters, slot, format, fileBlocks?.Parts(slot.Name));
+        _layers = _layout.Layers.Select(l => new LayerWeights(l, Linear(l.QkvWeight), Linear(l.OutWeight), Linear(l.UpWeight), Linear(l.DownWeight))).ToArray();
+        _lmHead = Linear(_layout.LmHead);
         MatmulWeightBytes = _layers.Sum(l => l.Qkv.Bytes + l.Out.Bytes + l.Up.Bytes + l.Down.Bytes) + _lmHead.Bytes;
         if (c.Position == PositionKind.Rope) _rope = new RopeTable(_hd, c.ContextLength, c.RopeTheta, c.RopeScaling);
         _dequantScratch = DequantScratch;

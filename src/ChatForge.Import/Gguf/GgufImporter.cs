@@ -1,3 +1,4 @@
+using ChatForge.Engine.Inference;
 using ChatForge.Engine.Model;
 
 namespace ChatForge.Import.Gguf;
@@ -8,12 +9,33 @@ namespace ChatForge.Import.Gguf;
 /// GGUF dims list the row length first, so a [ne0 = in, ne1 = out] tensor is our row-major [out, in].
 /// llama.cpp's converter permutes the Q and K rows of llama/mistral models from rotate_half pairs
 /// (i, i + hd/2) to interleaved pairs (2i, 2i + 1); the permutation is undone here. Qwen2 is stored unpermuted.
+/// <see cref="LoadWithBlocks"/> also keeps the raw blocks of every quantised matrix (Q8_0, Q4_0, Q4_K, Q6_K) for
+/// <see cref="WeightFormat.Gguf"/>; a row is a whole run of blocks, so the un-permutation is a row reordering of bytes.
 /// </summary>
 public static class GgufImporter
 {
     static readonly string[] Supported = ["llama", "mistral", "qwen2"];
 
-    public static ParameterBuffer Load(string path, ImportOptions? options = null)
+    public static ParameterBuffer Load(string path, ImportOptions? options = null) => Load(path, options, keepBlocks: false).Parameters;
+
+    /// <summary>The fp32 parameters (embeddings, norms, and every matrix for the other weight formats) and the file's quantised matrices.</summary>
+    public static (ParameterBuffer Parameters, FileBlocks Blocks) LoadWithBlocks(string path, ImportOptions? options = null)
+    {
+        var (parameters, blocks) = Load(path, options, keepBlocks: true);
+        return (parameters, blocks!);
+    }
+
+    /// <summary>The kernel format of a ggml type, or null for types served as bf16 (F32, F16, BF16).</summary>
+    public static BlockFormat? BlockFormatOf(GgmlType type) => type switch
+    {
+        GgmlType.Q8_0 => BlockFormat.Q8_0,
+        GgmlType.Q4_0 => BlockFormat.Q4_0,
+        GgmlType.Q4_K => BlockFormat.Q4_K,
+        GgmlType.Q6_K => BlockFormat.Q6_K,
+        _ => null,
+    };
+
+    static (ParameterBuffer Parameters, FileBlocks? Blocks) Load(string path, ImportOptions? options, bool keepBlocks)
     {
         using var file = GgufFile.Open(path);
         string arch = file.Metadata.TryGetValue("general.architecture", out var a) ? a as string ?? "" : "";
@@ -64,23 +86,44 @@ public static class GgufImporter
         }
 
         var parameters = new ParameterBuffer(layout);
+        var blocks = keepBlocks ? new FileBlocks() : null;
         bool permuted = arch != "qwen2";
         int hd = config.HeadDim;
         foreach (var (name, rows, cols, slot, rowOffset, ropeHeads) in maps)
         {
             var info = file.Tensors[name];
             int width = Math.Max(cols, 1);
+            int permutedHeads = permuted ? ropeHeads : 0;
             var target = parameters[slot].Slice(rowOffset * width, rows * width);
-            if (!permuted || ropeHeads == 0) { file.ReadAsFloat32(info, target); continue; }
-            var stored = new float[rows * width];
-            file.ReadAsFloat32(info, stored);
-            // Stored row 2i + j of a head is rotate_half row j·hd/2 + i.
-            for (int h = 0; h < ropeHeads; h++)
-                for (int i = 0; i < hd / 2; i++)
-                    for (int j = 0; j < 2; j++)
-                        stored.AsSpan((h * hd + 2 * i + j) * width, width).CopyTo(target.Slice((h * hd + j * hd / 2 + i) * width, width));
+            if (permutedHeads == 0) file.ReadAsFloat32(info, target);
+            else
+            {
+                var stored = new float[rows * width];
+                file.ReadAsFloat32(info, stored);
+                UnpermuteRows<float>(stored, target, width, permutedHeads, hd);
+            }
+            // Linear weights only: the embedding table is gathered from fp32 rows (unless tied, when it is also the LM head).
+            bool linear = cols > 0 && (slot != layout.TokenEmbedding || config.TieEmbeddings);
+            if (blocks is null || !linear || BlockFormatOf(info.Type) is not { } format) continue;
+            var bytes = file.GetBytes(info).ToArray();
+            if (permutedHeads > 0)
+            {
+                var reordered = new byte[bytes.Length];
+                UnpermuteRows<byte>(bytes, reordered, bytes.Length / rows, permutedHeads, hd);
+                bytes = reordered;
+            }
+            blocks.Add(slot.Name, new BlockRows(name, rowOffset, rows, format, bytes));
         }
-        return parameters;
+        return (parameters, blocks);
+    }
+
+    /// <summary>Undoes llama.cpp's Q/K permutation: stored row 2i + j of a head is rotate_half row j·hd/2 + i (rows of <paramref name="width"/> elements).</summary>
+    static void UnpermuteRows<T>(ReadOnlySpan<T> stored, Span<T> target, int width, int heads, int hd)
+    {
+        for (int h = 0; h < heads; h++)
+            for (int i = 0; i < hd / 2; i++)
+                for (int j = 0; j < 2; j++)
+                    stored.Slice((h * hd + 2 * i + j) * width, width).CopyTo(target.Slice((h * hd + j * hd / 2 + i) * width, width));
     }
 
     /// <summary>

@@ -19,10 +19,10 @@ public sealed class GenerateCommandTests : IDisposable
 
     public void Dispose() { try { Directory.Delete(_dir, recursive: true); } catch (IOException) { } }
 
-    async Task<(int Code, string Output, string Error)> Run(string prompt, int maxNewTokens = 5, string? stop = null, string? dir = null)
+    async Task<(int Code, string Output, string Error)> Run(string prompt, int maxNewTokens = 5, string? stop = null, string? dir = null, string weights = "bf16")
     {
         var (output, error) = (new StringWriter(), new StringWriter());
-        int code = await GenerateCommand.RunAsync(dir ?? _dir, prompt, maxNewTokens, SamplingOptions.Greedy, stop, "bf16", output, error, CancellationToken.None);
+        int code = await GenerateCommand.RunAsync(dir ?? _dir, prompt, maxNewTokens, SamplingOptions.Greedy, stop, weights, output, error, CancellationToken.None);
         return (code, output.ToString(), error.ToString());
     }
 
@@ -67,5 +67,28 @@ public sealed class GenerateCommandTests : IDisposable
         (code, _, error) = await Run("1");
         Assert.Equal(2, code);
         Assert.Contains(Checkpoint.ModelFile, error);
+    }
+
+    [Fact]
+    public async Task Gguf_weights_need_a_gguf_file_and_a_missing_one_is_named()
+    {
+        var (code, _, error) = await Run("1", weights: "gguf");
+        Assert.Equal(2, code);
+        Assert.Contains("not loaded from a .gguf file", error);
+
+        (code, _, error) = await Run("1", dir: _dir + "-missing.gguf", weights: "gguf");
+        Assert.Equal(2, code);
+        Assert.Contains("GGUF file not found", error);
+    }
+
+    [Fact]
+    public async Task Quantised_formats_fall_back_to_int8_for_rows_that_are_not_whole_blocks()
+    {
+        foreach (var weights in new[] { "q4_0", "q4_k", "q6_k" })
+        {
+            var (code, output, error) = await Run("1,2,3", maxNewTokens: 3, weights: weights);
+            Assert.True(code == 0, $"{weights}: {error}");
+            Assert.EndsWith("[finish: length]", output.Trim());
+        }
     }
 }
