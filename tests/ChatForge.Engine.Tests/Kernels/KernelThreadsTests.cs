@@ -25,16 +25,7 @@ public class KernelThreadsTests
     [Fact]
     public void Uses_more_than_one_thread_and_at_most_count() => KernelCheck.WithThreads(2, () =>
     {
-        // Each item waits until two threads are inside (bounded by a timeout): proves the work is shared.
-        var threads = new System.Collections.Concurrent.ConcurrentDictionary<int, bool>();
-        int inside = 0;
-        KernelThreads.For(0, 2, _ =>
-        {
-            threads[Environment.CurrentManagedThreadId] = true;
-            Interlocked.Increment(ref inside);
-            SpinWait.SpinUntil(() => Volatile.Read(ref inside) >= 2, 5000);
-        });
-        Assert.Equal(2, threads.Count);
+        AssertTwoItemsRunOnTwoThreads();
 
         var many = new System.Collections.Concurrent.ConcurrentDictionary<int, bool>();
         KernelThreads.For(0, 64, _ => { many[Environment.CurrentManagedThreadId] = true; Thread.SpinWait(2000); });
@@ -83,6 +74,12 @@ public class KernelThreadsTests
     {
         KernelThreads.For(0, 4, _ => { });
         Thread.Sleep(50); // well past the spin period: the worker is blocked now
+        AssertTwoItemsRunOnTwoThreads();
+    });
+
+    /// <summary>Each item waits until two threads are inside (bounded by a timeout): proves the work is shared.</summary>
+    static void AssertTwoItemsRunOnTwoThreads()
+    {
         var threads = new System.Collections.Concurrent.ConcurrentDictionary<int, bool>();
         int inside = 0;
         KernelThreads.For(0, 2, _ =>
@@ -92,5 +89,5 @@ public class KernelThreadsTests
             SpinWait.SpinUntil(() => Volatile.Read(ref inside) >= 2, 5000);
         });
         Assert.Equal(2, threads.Count);
-    });
+    }
 }
