@@ -11,7 +11,7 @@ namespace ChatForge.Cli;
 /// </summary>
 internal static class ModelFiles
 {
-    public static bool IsGguf(string path) => path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase);
+    public static bool IsGguf(string path) => GgufModel.IsGguf(path);
 
     public static (ParameterBuffer Parameters, FileBlocks? Blocks) Load(string path, string option = "--model")
     {

@@ -16,7 +16,8 @@ public sealed class GgufImportTests
         WriteGguf(path, arch, p, (_, cols) => q8 && cols % 32 == 0 ? GgmlType.Q8_0 : GgmlType.F32);
 
     /// <summary>Writes <paramref name="p"/> as llama.cpp would; <paramref name="typeOf"/>(name, row length) picks each matrix's ggml type (vectors stay F32).</summary>
-    internal static void WriteGguf(string path, string arch, ParameterBuffer p, Func<string, int, GgmlType> typeOf)
+    internal static void WriteGguf(string path, string arch, ParameterBuffer p, Func<string, int, GgmlType> typeOf,
+        int extraMetadataCount = 0, Action<BinaryWriter>? writeExtraMetadata = null)
     {
         var c = p.Layout.Config;
         int hd = c.HeadDim;
@@ -77,12 +78,13 @@ public sealed class GgufImportTests
             ($"{arch}.block_count", 4, (uint)c.NumLayers), ($"{arch}.feed_forward_length", 4, (uint)ff), ($"{arch}.attention.head_count", 4, (uint)c.NumHeads),
             ($"{arch}.attention.head_count_kv", 4, (uint)c.NumKvHeads), ($"{arch}.attention.layer_norm_rms_epsilon", 6, c.NormEps), ($"{arch}.rope.freq_base", 6, c.RopeTheta),
         };
-        w.Write(0x46554747u); w.Write(3u); w.Write((ulong)tensors.Count); w.Write((ulong)meta.Length);
+        w.Write(0x46554747u); w.Write(3u); w.Write((ulong)tensors.Count); w.Write((ulong)(meta.Length + extraMetadataCount));
         foreach (var (key, type, value) in meta)
         {
             Str(key); w.Write(type);
             if (value is string sv) Str(sv); else if (value is uint u) w.Write(u); else w.Write((float)value);
         }
+        writeExtraMetadata?.Invoke(w);
         long offset = 0;
         foreach (var t in tensors)
         {

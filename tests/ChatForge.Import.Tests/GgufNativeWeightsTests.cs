@@ -78,6 +78,45 @@ public sealed class GgufNativeWeightsTests
         Assert.True(prefillError < 0.01f * scale, $"{arch} prefill: max |Δlogit| {prefillError}, max |logit| {scale}");
     }
 
+    [Fact]
+    public void A_gguf_with_weights_and_tokenizer_is_served_as_it_is()
+    {
+        // What `chat --model x.gguf --weights gguf` and the server's ModelDir = x.gguf do: tokenizer from the metadata,
+        // matmuls on the file's blocks, the chat template's prompt generated through the engine.
+        var spm = ModelFolder.LoadTokenizer(Fixture.Folder("spm-tokenizer"));
+        var config = ModelConfig.LlamaStyle(vocab: spm.VocabSize, dModel: 256, layers: 1, heads: 4, kvHeads: 2, intermediate: 512, context: 64);
+        using var dir = new TempDir();
+        string path = dir.Sub("chat.gguf");
+        GgufImportTests.WriteGguf(path, "llama", RandomParameters(config, new Random(9)), MixedType,
+            GgufSentencePieceTests.TokenizerMetadataCount(), w => GgufSentencePieceTests.WriteTokenizerMetadata(w));
+        int leftovers = Directory.GetDirectories(Path.GetTempPath(), "chatforge-gguf-tokenizer-*").Length;
+
+        var tokenizer = Assert.IsAssignableFrom<IImportedTokenizer>(GgufModel.LoadTokenizer(path));
+        Assert.Equal(leftovers, Directory.GetDirectories(Path.GetTempPath(), "chatforge-gguf-tokenizer-*").Length);
+        Assert.Equal("zephyr", tokenizer.TemplateName);
+        Assert.Equal(spm.Encode("Hello 世界 2+2"), tokenizer.Encode("Hello 世界 2+2"));
+
+        var (parameters, blocks) = GgufImporter.LoadWithBlocks(path);
+        var model = new InferenceModel(parameters, WeightFormat.Gguf, blocks);
+        var prompt = tokenizer.RenderChat([new ChatForge.Tokenizer.ChatMessage("user", "你好")], addGenerationPrompt: true).Ids;
+        var answer = Generator.GenerateBatch(model, [prompt], 6, new SamplingOptions { Temperature = 0 }, tokenizer.StopTokenIds.ToArray())[0];
+        Assert.InRange(answer.Tokens.Count, 1, 6);
+        Assert.All(answer.Tokens, id => Assert.InRange(id, 0, spm.VocabSize - 1));
+    }
+
+    [Fact]
+    public void A_gguf_without_a_tokenizer_or_a_missing_file_is_named_in_the_error()
+    {
+        using var dir = new TempDir();
+        string path = dir.Sub("weights-only.gguf");
+        var config = ModelConfig.LlamaStyle(vocab: 64, dModel: 64, layers: 1, heads: 4, kvHeads: 2, intermediate: 128, context: 16);
+        GgufImportTests.WriteGguf(path, "llama", RandomParameters(config, new Random(1)), (_, _) => GgmlType.F32);
+        var error = Assert.Throws<InvalidDataException>(() => GgufModel.LoadTokenizer(path));
+        Assert.Contains("tokenizer.ggml.model", error.Message);
+        Assert.Contains(path, error.Message);
+        Assert.Contains("missing.gguf", Assert.Throws<FileNotFoundException>(() => GgufModel.LoadTokenizer(dir.Sub("missing.gguf"))).Message);
+    }
+
     static ParameterBuffer RandomParameters(ModelConfig config, Random rng)
     {
         var p = new ParameterBuffer(new ParameterLayout(config));

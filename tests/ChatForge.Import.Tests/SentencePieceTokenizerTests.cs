@@ -210,6 +210,18 @@ public sealed class GgufSentencePieceTests
     /// <summary>Writes a GGUF v3 file with only tokenizer metadata (scores left out when <paramref name="withScores"/> is false).</summary>
     static string WriteGguf(TempDir dir, bool withScores = true, string model = "llama")
     {
+        string path = dir.Sub("tok.gguf");
+        using var w = new BinaryWriter(File.Create(path));
+        w.Write(0x46554747u); w.Write(3u); w.Write(0ul); w.Write((ulong)TokenizerMetadataCount(withScores));
+        WriteTokenizerMetadata(w, withScores, model);
+        return path;
+    }
+
+    internal static int TokenizerMetadataCount(bool withScores = true) => withScores ? 7 : 6;
+
+    /// <summary>The fixture tokenizer as GGUF metadata key/value pairs (what llama.cpp's converter writes for a "llama" vocabulary).</summary>
+    internal static void WriteTokenizerMetadata(BinaryWriter w, bool withScores = true, string model = "llama")
+    {
         using var tokenizerJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, "tokenizer.json")));
         using var expected = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, "expected.json")));
         var scores = expected.RootElement.GetProperty("scores").EnumerateArray().Select(e => e.GetSingle()).ToArray();
@@ -218,10 +230,7 @@ public sealed class GgufSentencePieceTests
         foreach (var v in tokenizerJson.RootElement.GetProperty("model").GetProperty("vocab").EnumerateObject()) tokens[v.Value.GetInt32()] = v.Name;
         string template = JsonNode.Parse(File.ReadAllText(Path.Combine(Folder, "tokenizer_config.json")))!["chat_template"]!.GetValue<string>();
 
-        string path = dir.Sub("tok.gguf");
-        using var w = new BinaryWriter(File.Create(path));
         void Str(string s) { var b = Encoding.UTF8.GetBytes(s); w.Write((ulong)b.Length); w.Write(b); }
-        w.Write(0x46554747u); w.Write(3u); w.Write(0ul); w.Write(withScores ? 7ul : 6ul);
         Str("tokenizer.ggml.model"); w.Write(8u); Str(model);
         Str("tokenizer.ggml.tokens"); w.Write(9u); w.Write(8u); w.Write((ulong)tokens.Length); foreach (var t in tokens) Str(t);
         if (withScores) { Str("tokenizer.ggml.scores"); w.Write(9u); w.Write(6u); w.Write((ulong)scores.Length); foreach (var s in scores) w.Write(s); }
@@ -229,7 +238,6 @@ public sealed class GgufSentencePieceTests
         Str("tokenizer.ggml.bos_token_id"); w.Write(4u); w.Write(1u);
         Str("tokenizer.ggml.eos_token_id"); w.Write(4u); w.Write(2u);
         Str("tokenizer.chat_template"); w.Write(8u); Str(template);
-        return path;
     }
 
     [Fact]

@@ -54,4 +54,12 @@ public sealed class ImportedModelTests
         Assert.Equal(string.Concat(events.Where(e => e.Event == "delta").Select(e => e.Data["text"]!.GetValue<string>())), answer);
         Assert.Matches("^[a-z]{6,}$", answer.Replace(" ", ""));
     }
+
+    [Fact]
+    public void A_missing_gguf_file_is_named_by_the_loader()
+    {
+        var loader = new ChatForge.Server.Models.EngineModelLoader(Microsoft.Extensions.Options.Options.Create(new ServerOptions()));
+        var error = Assert.Throws<DirectoryNotFoundException>(() => loader.Load("/nonexistent/folder/model.gguf", "default"));
+        Assert.Contains("/nonexistent/folder/model.gguf", error.Message);
+    }
 }

@@ -51,11 +51,20 @@ public sealed class ChatCommand : ICliCommand
         Generator generator;
         try
         {
-            StageCli.RequireModel(modelDirectory, "--model");
-            // Our own tokenizer files, or an imported model's Hugging Face tokenizer.json (byte-level or SentencePiece BPE).
-            tokenizer = ModelFolder.IsHfTokenizer(modelDirectory) ? ModelFolder.LoadTokenizer(modelDirectory) : StageCli.LoadTokenizer(modelDirectory, null);
             if (options.MaxNewTokens < 1) throw new ArgumentException($"--max-new-tokens must be at least 1, got {options.MaxNewTokens}.");
-            generator = new Generator(new InferenceModel(Checkpoint.LoadParameters(modelDirectory), options.Weights), new GeneratorOptions { MaxConcurrent = 1 });
+            if (ModelFiles.IsGguf(modelDirectory))
+            {
+                // A .gguf as it is: its own tokenizer, and with --weights gguf its own quantised blocks.
+                tokenizer = ChatForge.Import.Gguf.GgufModel.LoadTokenizer(modelDirectory);
+                generator = new Generator(ModelFiles.Inference(modelDirectory, options.Weights), new GeneratorOptions { MaxConcurrent = 1 });
+            }
+            else
+            {
+                StageCli.RequireModel(modelDirectory, "--model");
+                // Our own tokenizer files, or an imported model's Hugging Face tokenizer.json (byte-level or SentencePiece BPE).
+                tokenizer = ModelFolder.IsHfTokenizer(modelDirectory) ? ModelFolder.LoadTokenizer(modelDirectory) : StageCli.LoadTokenizer(modelDirectory, null);
+                generator = new Generator(new InferenceModel(Checkpoint.LoadParameters(modelDirectory), options.Weights), new GeneratorOptions { MaxConcurrent = 1 });
+            }
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException or TokenizerFileException or UnauthorizedAccessException)
         {

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using ChatForge.Engine.Checkpoints;
 using ChatForge.Engine.Inference;
+using ChatForge.Import.Gguf;
 using ChatForge.Tokenizer;
 using Microsoft.Extensions.Options;
 
@@ -20,13 +21,15 @@ public sealed class EngineModelLoader(IOptions<ServerOptions> options, Func<stri
     public ModelBackend Load(string dir, string name)
     {
         string full = Path.GetFullPath(dir);
-        if (!Directory.Exists(full)) throw new DirectoryNotFoundException($"no model folder at {full}");
-        var tokenizer = loadTokenizer(full);
-        var parameters = Checkpoint.LoadParameters(full);
+        // A .gguf file is served as it is (its tokenizer from its metadata; Weights = gguf keeps its quantised blocks).
+        bool gguf = GgufModel.IsGguf(full);
+        if (gguf ? !File.Exists(full) : !Directory.Exists(full)) throw new DirectoryNotFoundException($"no model folder or .gguf file at {full}");
+        var tokenizer = gguf ? GgufModel.LoadTokenizer(full) : loadTokenizer(full);
+        var (parameters, blocks) = gguf ? GgufImporter.LoadWithBlocks(full) : (Checkpoint.LoadParameters(full), null);
         var config = parameters.Layout.Config;
         if (config.VocabSize < tokenizer.VocabSize)
-            throw new InvalidDataException($"{Path.Combine(full, Checkpoint.ConfigFile)}: vocab_size {config.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} tokens.");
-        var model = new InferenceModel(parameters, WeightFormats.Parse(options.Value.Weights, "ChatForge:Weights"));
+            throw new InvalidDataException($"{(gguf ? full : Path.Combine(full, Checkpoint.ConfigFile))}: vocab_size {config.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} tokens.");
+        var model = new InferenceModel(parameters, WeightFormats.Parse(options.Value.Weights, "ChatForge:Weights"), blocks);
         var generator = new Generator(model, new GeneratorOptions { MaxConcurrent = Math.Max(1, options.Value.MaxConcurrentGenerations) });
         return new LocalModelBackend(generator, tokenizer, VersionOf(full), name, generator);
     }
@@ -34,7 +37,7 @@ public sealed class EngineModelLoader(IOptions<ServerOptions> options, Func<stri
     /// <summary>"folder-hash": the folder name and a hash of the weights file's size and first MiB, so every retrained model gets a new version.</summary>
     public static string VersionOf(string dir)
     {
-        var file = new FileInfo(Path.Combine(dir, Checkpoint.ModelFile));
+        var file = new FileInfo(GgufModel.IsGguf(dir) ? dir : Path.Combine(dir, Checkpoint.ModelFile));
         using var stream = file.OpenRead();
         var head = new byte[Math.Min(1 << 20, file.Length)];
         stream.ReadExactly(head);
