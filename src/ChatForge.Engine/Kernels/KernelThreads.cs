@@ -35,8 +35,11 @@ public static class KernelThreads
             if (!KernelPool.TryRun(fromInclusive, toExclusive, Math.Min(_count, n), body))
                 Parallel.For(fromInclusive, toExclusive, new ParallelOptions { MaxDegreeOfParallelism = _count }, i =>
                 {
+                    // .NET pool threads run other work afterwards: mark them only while they run this body.
+                    bool outer = t_inKernel;
                     t_inKernel = true;
-                    body(i);
+                    try { body(i); }
+                    finally { t_inKernel = outer; }
                 });
         }
         finally { t_inKernel = false; }

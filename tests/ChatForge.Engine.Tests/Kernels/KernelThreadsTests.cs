@@ -70,6 +70,38 @@ public class KernelThreadsTests
     });
 
     [Fact]
+    public void Pool_threads_used_by_the_fallback_are_not_left_marked_as_inside_a_kernel() => KernelCheck.WithThreads(2, () =>
+    {
+        // While one caller holds the kernel pool, others go through Parallel.For on .NET pool threads. Those threads
+        // must come out unmarked, or every later parallel kernel they run would silently run on one thread.
+        ThreadPool.GetMinThreads(out int workers, out int io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 16), io); // no waiting for thread injection on a 2-core machine
+        using var holding = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holder = Task.Run(() => KernelThreads.For(0, 2, i => { if (i == 0) { holding.Set(); release.Wait(); } }));
+        Assert.True(holding.Wait(5000));
+        var fallbackThreads = new System.Collections.Concurrent.ConcurrentDictionary<int, bool>();
+        Task.Run(() => KernelThreads.For(0, 64, _ => { fallbackThreads[Environment.CurrentManagedThreadId] = true; Thread.Sleep(1); })).Wait();
+        release.Set();
+        holder.Wait();
+        Assert.True(fallbackThreads.Count >= 2, "the fallback should have run on .NET pool threads too");
+        // Every .NET pool thread now runs a parallel For of its own: it must use two threads, not one.
+        var results = Enumerable.Range(0, 16).Select(_ => Task.Run(() =>
+        {
+            var threads = new System.Collections.Concurrent.ConcurrentDictionary<int, bool>();
+            int inside = 0;
+            KernelThreads.For(0, 2, _ =>
+            {
+                threads[Environment.CurrentManagedThreadId] = true;
+                Interlocked.Increment(ref inside);
+                SpinWait.SpinUntil(() => Volatile.Read(ref inside) >= 2, 2000);
+            });
+            return threads.Count;
+        })).Select(t => t.Result).ToList();
+        Assert.All(results, count => Assert.Equal(2, count));
+    });
+
+    [Fact]
     public void Workers_asleep_after_idling_wake_for_the_next_job() => KernelCheck.WithThreads(2, () =>
     {
         KernelThreads.For(0, 4, _ => { });
