@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ChatForge.Engine.Kernels;
 
@@ -19,6 +20,13 @@ internal static unsafe class GemmSmallBf16
             ushort* w0 = w + (nint)j * k;
             ushort* w1 = rows > 1 ? w0 + k : w0, w2 = rows > 2 ? w0 + 2 * k : w0, w3 = rows > 3 ? w0 + 3 * k : w0;
             int i = 0;
+            // With several x rows the group's passes are compute, not memory: fetch the next group's weights meanwhile.
+            if (m > 1 && j + 4 < j1 && Sse.IsSupported)
+            {
+                byte* next = (byte*)(w + (nint)(j + 4) * k);
+                int bytes = Math.Min(4, j1 - j - 4) * k * sizeof(ushort);
+                for (int b = 0; b < bytes; b += 64) Sse.Prefetch0(next + b);
+            }
             // Two x rows per pass share each widened weight vector: at batch > 1 the widening, not memory, was the cost.
             if (level != SimdLevel.Scalar)
                 for (; i + 2 <= m; i += 2)
