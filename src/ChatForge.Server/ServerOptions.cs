@@ -11,8 +11,8 @@ public sealed class ServerOptions
     public string? ConnectionString { get; set; }
     /// <summary>Folder of the default local model: config.json, model.safetensors, tokenizer files.</summary>
     public string ModelDir { get; set; } = Path.Combine("models", "default");
-    /// <summary>How the local model's matmul weights are held in memory: bf16 (default), f32, int8 (per-row scales), q8_0, q4_0, q4_k or q6_k (ggml blocks; a GGUF Q8_0 or Q4_0 import is re-quantised to its exact blocks).</summary>
-    public string Weights { get; set; } = "bf16";
+    /// <summary>How the local model's matmul weights are held in memory: auto (default: a .gguf ModelDir on its own blocks, else bf16), bf16, f32, int8 (per-row scales), q8_0, q4_0, q4_k, q6_k (ggml blocks; a GGUF Q8_0 or Q4_0 import is re-quantised to its exact blocks) or gguf.</summary>
+    public string Weights { get; set; } = "auto";
     /// <summary>Name the default local model is listed under in /v1/models and the UI.</summary>
     public string ModelName { get; set; } = "chatforge";
     /// <summary>Models served by OpenAI-compatible endpoints (vLLM, llama.cpp server, Ollama, another ChatForge).</summary>

@@ -24,7 +24,7 @@ public sealed class BenchDecodeCommand : ICliCommand
         var config = new Option<string>("--config") { Description = "Random-weight model: b (GPT-2 style, V 8192, d 512, 8 layers, 8 heads, context 1024), qwen2.5-0.5b (Qwen2.5-0.5B's shapes) or tiny.", DefaultValueFactory = _ => "b" };
         var modelPath = new Option<string?>("--model") { Description = "Measure this model instead: a ChatForge model folder, a Hugging Face folder (config.json + safetensors) or a .gguf file." };
         var batch = new Option<int>("--batch") { Description = "Sequences decoded together.", DefaultValueFactory = _ => 1 };
-        var weights = new Option<string>("--weights") { Description = "Matmul weight format: bf16, f32, int8 (per-row scales), q8_0, q4_0, q4_k, q6_k (ggml blocks, quantised from fp32) or gguf (a .gguf model's own blocks).", DefaultValueFactory = _ => "bf16" };
+        var weights = new Option<string>("--weights") { Description = "Matmul weight format: auto (gguf for a .gguf model, else bf16), bf16, f32, int8 (per-row scales), q8_0, q4_0, q4_k, q6_k (ggml blocks, quantised from fp32) or gguf (a .gguf model's own blocks).", DefaultValueFactory = _ => "auto" };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length per sequence.", DefaultValueFactory = _ => 256 };
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens decoded per sequence.", DefaultValueFactory = _ => 128 };
         var kv = new Option<string>("--kv") { Description = "KV cache: auto (bf16 unless the weights are f32), bf16 or f32.", DefaultValueFactory = _ => "auto" };
@@ -58,7 +58,7 @@ public sealed class BenchDecodeCommand : ICliCommand
                 _ => throw new ArgumentException($"--config: unknown config '{configName}' (expected b, qwen2.5-0.5b or tiny)."),
             }, seed: 1), null) : ModelFiles.Load(path);
             var modelConfig = parameters.Layout.Config;
-            var format = WeightFormats.Parse(parse.GetValue(weights)!);
+            var format = WeightFormats.ParseFor(parse.GetValue(weights)!, path ?? "");
             int b = parse.GetValue(batch), prompt = parse.GetValue(promptTokens), generate = parse.GetValue(newTokens);
             if (b <= 0) throw new ArgumentException($"--batch must be positive, got {b}.");
             if (prompt <= 0 || generate <= 0 || prompt + generate > modelConfig.ContextLength)

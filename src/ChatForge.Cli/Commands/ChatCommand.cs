@@ -35,11 +35,11 @@ public sealed class ChatCommand : ICliCommand
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Answer length cap (/continue extends a cut answer)", DefaultValueFactory = _ => 256 };
         var system = new Option<string?>("--system") { Description = "System message" };
         var seed = new Option<ulong?>("--seed") { Description = "Sampling seed (repeatable answers)" };
-        var weights = new Option<string>("--weights") { Description = $"Matmul weights in memory: {WeightFormats.Names}", DefaultValueFactory = _ => "bf16" };
+        var weights = new Option<string>("--weights") { Description = $"Matmul weights in memory: {WeightFormats.Names}", DefaultValueFactory = _ => "auto" };
         var command = new Command("chat", "Chat with a model in the terminal (/continue, /reset, /temp <t>, /exit).");
         foreach (var o in new Option[] { model, temperature, topP, maxNew, system, seed, weights }) command.Options.Add(o);
         command.SetAction((parse, token) => RunAsync(parse.GetValue(model)!, Console.In, Console.Out, Console.Error,
-            new ChatOptions { Temperature = parse.GetValue(temperature), TopP = parse.GetValue(topP), MaxNewTokens = parse.GetValue(maxNew), System = parse.GetValue(system), Seed = parse.GetValue(seed), Weights = WeightFormats.Parse(parse.GetValue(weights)!) },
+            new ChatOptions { Temperature = parse.GetValue(temperature), TopP = parse.GetValue(topP), MaxNewTokens = parse.GetValue(maxNew), System = parse.GetValue(system), Seed = parse.GetValue(seed), Weights = WeightFormats.ParseFor(parse.GetValue(weights)!, parse.GetValue(model)!) },
             !Console.IsInputRedirected, token));
         return command;
     }

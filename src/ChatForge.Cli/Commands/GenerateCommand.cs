@@ -17,7 +17,7 @@ public sealed class GenerateCommand : ICliCommand
         var topP = new Option<float>("--top-p") { Description = "Keep the smallest set of tokens holding this probability mass (1 = no cut).", DefaultValueFactory = _ => 1f };
         var seed = new Option<ulong?>("--seed") { Description = "Seed for repeatable sampling." };
         var stop = new Option<string?>("--stop-tokens") { Description = "Comma-separated token ids that end the answer (not printed)." };
-        var weights = new Option<string>("--weights") { Description = $"Matmul weights in memory: {WeightFormats.Names}.", DefaultValueFactory = _ => "bf16" };
+        var weights = new Option<string>("--weights") { Description = $"Matmul weights in memory: {WeightFormats.Names}.", DefaultValueFactory = _ => "auto" };
         var command = new Command("generate", "Generate token ids from a checkpoint, streaming them as they are decoded.")
         {
             model, promptTokens, maxNewTokens, temperature, topK, topP, seed, stop, weights,
@@ -42,7 +42,7 @@ public sealed class GenerateCommand : ICliCommand
                 Sampling = sampling,
                 StopTokens = stopTokens is null ? [] : ParseIds(stopTokens, "--stop-tokens"),
             };
-            var format = WeightFormats.Parse(weights);
+            var format = WeightFormats.ParseFor(weights, modelDir);
             if (ModelFiles.IsGguf(modelDir) ? !File.Exists(modelDir) : !Directory.Exists(modelDir))
                 throw new FileNotFoundException($"--model: {(ModelFiles.IsGguf(modelDir) ? "GGUF file" : "checkpoint folder")} not found: {modelDir}");
             var inference = ModelFiles.Inference(modelDir, format);

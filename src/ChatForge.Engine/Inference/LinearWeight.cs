@@ -26,7 +26,16 @@ public enum WeightFormat
 
 public static class WeightFormats
 {
-    public const string Names = "bf16, f32, int8, q8_0, q4_0, q4_k, q6_k or gguf (a .gguf model's own blocks)";
+    public const string Names = "auto (gguf for a .gguf model, else bf16), bf16, f32, int8, q8_0, q4_0, q4_k, q6_k or gguf (a .gguf model's own blocks)";
+
+    /// <summary>
+    /// Parses a weights setting for the model at <paramref name="modelPath"/>: "auto" serves a .gguf file on its own
+    /// quantised blocks (dequantising a Q4 file to bf16 would read four times the bytes) and anything else as bf16.
+    /// </summary>
+    public static WeightFormat ParseFor(string value, string modelPath, string option = "--weights") =>
+        value.Equals("auto", StringComparison.OrdinalIgnoreCase)
+            ? modelPath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? WeightFormat.Gguf : WeightFormat.Bf16
+            : Parse(value, option);
 
     /// <summary>Parses a --weights value; <paramref name="option"/> names the setting in the error.</summary>
     public static WeightFormat Parse(string value, string option = "--weights") => value.ToLowerInvariant() switch

@@ -29,7 +29,7 @@ public sealed class EngineModelLoader(IOptions<ServerOptions> options, Func<stri
         var config = parameters.Layout.Config;
         if (config.VocabSize < tokenizer.VocabSize)
             throw new InvalidDataException($"{(gguf ? full : Path.Combine(full, Checkpoint.ConfigFile))}: vocab_size {config.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} tokens.");
-        var model = new InferenceModel(parameters, WeightFormats.Parse(options.Value.Weights, "ChatForge:Weights"), blocks);
+        var model = new InferenceModel(parameters, WeightFormats.ParseFor(options.Value.Weights, full, "ChatForge:Weights"), blocks);
         var generator = new Generator(model, new GeneratorOptions { MaxConcurrent = Math.Max(1, options.Value.MaxConcurrentGenerations) });
         return new LocalModelBackend(generator, tokenizer, VersionOf(full), name, generator);
     }
