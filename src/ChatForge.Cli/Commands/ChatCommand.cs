@@ -54,7 +54,7 @@ public sealed class ChatCommand : ICliCommand
             if (options.MaxNewTokens < 1) throw new ArgumentException($"--max-new-tokens must be at least 1, got {options.MaxNewTokens}.");
             if (ModelFiles.IsGguf(modelDirectory))
             {
-                // A .gguf as it is: its own tokenizer, and with --weights gguf its own quantised blocks.
+                // A .gguf as it is: its own tokenizer and (--weights auto) its own quantised blocks.
                 tokenizer = ChatForge.Import.Gguf.GgufModel.LoadTokenizer(modelDirectory);
                 generator = new Generator(ModelFiles.Inference(modelDirectory, options.Weights), new GeneratorOptions { MaxConcurrent = 1 });
             }
