@@ -90,14 +90,27 @@ internal sealed class LinearWeight
             if (first.RowOffset > row) parts.Add(new Part(row, first.RowOffset - row, parameters, slot, WeightFormat.Bf16));
             int j = i + 1, rows = first.Rows;
             while (j < blocks.Count && blocks[j].Format == first.Format && blocks[j].RowOffset == first.RowOffset + rows) rows += blocks[j++].Rows;
-            var bytes = j == i + 1 ? first.Blocks : blocks.Skip(i).Take(j - i).SelectMany(b => b.Blocks).ToArray();
-            string tensor = string.Join(" + ", blocks.Skip(i).Take(j - i).Select(b => b.Tensor));
-            parts.Add(new Part(first.RowOffset, rows, BlockLinear.FromBlocks(first.Format, bytes, rows, In, tensor)));
+            var run = blocks.Skip(i).Take(j - i).ToList();
+            parts.Add(new Part(first.RowOffset, rows, BlockLinear.FromBlocks(first.Format, Concatenate(run), rows, In, string.Join(" + ", run.Select(b => b.Tensor)))));
             row = first.RowOffset + rows;
             i = j;
         }
         if (row < Out) parts.Add(new Part(row, Out - row, parameters, slot, WeightFormat.Bf16));
         return parts.ToArray();
+    }
+
+    /// <summary>The blocks of adjacent row ranges as one array (block copies, not a byte-by-byte enumeration: these are most of a model's bytes).</summary>
+    static byte[] Concatenate(IReadOnlyList<BlockRows> run)
+    {
+        if (run.Count == 1) return run[0].Blocks;
+        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)run.Sum(b => (long)b.Blocks.Length)));
+        int at = 0;
+        foreach (var b in run)
+        {
+            b.Blocks.CopyTo(bytes, at);
+            at += b.Blocks.Length;
+        }
+        return bytes;
     }
 
     /// <summary>y[m, Out] = (accumulate ? y : 0) + x[m, In]·Wᵀ; quantised weights use <paramref name="scratch"/> (≥ Out·In floats) when m is large.</summary>
