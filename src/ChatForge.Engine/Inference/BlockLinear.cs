@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using ChatForge.Engine.Kernels;
 
@@ -147,6 +148,26 @@ public abstract unsafe class BlockLinear
                     }
             });
         }
+    }
+
+    /// <summary>
+    /// The eight int32 sums Σ q·qx over adjacent 4-value groups of one 32-value block, q unsigned (nibbles, ≤ 15):
+    /// u8×s8 MultiplyAddAdjacent to s16 pairs (no saturation: 2·15·127 &lt; 2¹⁵), then pairs summed to int32.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected static Vector256<int> DotUnsigned(Vector256<byte> q, sbyte* x) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, Avx.LoadVector256(x)), Vector256.Create((short)1));
+
+    /// <summary>
+    /// The same for signed weights w (|w| ≤ 127): u8×s8 products need an unsigned operand, so |x| with x's sign moved
+    /// onto w (exact); the s16 pair sums are then weighted by <paramref name="pairWeights"/> (ones, or a 16-value
+    /// half's scale) and summed to int32.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected static Vector256<int> DotSigned(Vector256<sbyte> w, sbyte* x, Vector256<short> pairWeights)
+    {
+        var xq = Avx.LoadVector256(x);
+        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(xq), Avx2.Sign(w, xq)), pairWeights);
     }
 
     /// <summary>The first out·in values of <paramref name="weight"/>, or an error naming the tensor when it is shorter.</summary>

@@ -55,27 +55,26 @@ public sealed unsafe class Q4_0Linear : BlockLinear
         int blocks = GroupsPerRow;
         byte* qs = _pqs + (nint)row * blocks * 16;
         float* d = _pd + (nint)row * blocks;
-        var ones = Vector256.Create((short)1);
         var low = Vector128.Create((byte)0x0F);
         Vector256<float> acc = default, acc2 = default; // even and odd blocks: two FMA chains
         float bias = 0;
         int b = 0;
         for (; b + 1 < blocks; b += 2)
         {
-            acc = Fma.MultiplyAdd(BlockDot(qs + b * 16, x + b * Block, low, ones), Vector256.Create(d[b] * xs[b]), acc);
-            acc2 = Fma.MultiplyAdd(BlockDot(qs + (b + 1) * 16, x + (b + 1) * Block, low, ones), Vector256.Create(d[b + 1] * xs[b + 1]), acc2);
+            acc = Fma.MultiplyAdd(BlockDot(qs + b * 16, x + b * Block, low), Vector256.Create(d[b] * xs[b]), acc);
+            acc2 = Fma.MultiplyAdd(BlockDot(qs + (b + 1) * 16, x + (b + 1) * Block, low), Vector256.Create(d[b + 1] * xs[b + 1]), acc2);
         }
-        if (b < blocks) acc = Fma.MultiplyAdd(BlockDot(qs + b * 16, x + b * Block, low, ones), Vector256.Create(d[b] * xs[b]), acc);
+        if (b < blocks) acc = Fma.MultiplyAdd(BlockDot(qs + b * 16, x + b * Block, low), Vector256.Create(d[b] * xs[b]), acc);
         for (b = 0; b < blocks; b++) bias += d[b] * xsum[b];
         return Vector256.Sum(acc + acc2) - 8 * bias;
     }
 
     /// <summary>Σ nibble·qx of one block, as eight int32 partial sums converted to float.</summary>
-    static Vector256<float> BlockDot(byte* qs, sbyte* x, Vector128<byte> low, Vector256<short> ones)
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> BlockDot(byte* qs, sbyte* x, Vector128<byte> low)
     {
         var packed = Sse2.LoadVector128(qs);
         var nibbles = Vector256.Create(packed & low, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low);
-        var pairs = Avx2.MultiplyAddAdjacent(nibbles, Avx.LoadVector256(x));
-        return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(pairs, ones));
+        return Avx.ConvertToVector256Single(DotUnsigned(nibbles, x));
     }
 }

@@ -63,7 +63,6 @@ public sealed unsafe class Q4_KLinear : BlockLinear
     {
         int superBlocks = In / Block;
         long first = (long)row * superBlocks;
-        var ones = Vector256.Create((short)1);
         var low = Vector256.Create((byte)0x0F);
         Vector256<float> accLo = default, accHi = default; // two FMA chains: one would wait on the other's latency
         float mins = 0;
@@ -79,8 +78,8 @@ public sealed unsafe class Q4_KLinear : BlockLinear
                 var packed = Avx.LoadVector256(qs + 32 * k);
                 var lo = packed & low;
                 var hi = Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low;
-                var dotLo = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(x + a * Group)), ones);
-                var dotHi = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(x + (a + 1) * Group)), ones);
+                var dotLo = DotUnsigned(lo, x + a * Group);
+                var dotHi = DotUnsigned(hi, x + (a + 1) * Group);
                 accLo = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dotLo), Vector256.Create(d * sm[2 * k] * xs[a]), accLo);
                 accHi = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dotHi), Vector256.Create(d * sm[2 * k + 1] * xs[a + 1]), accHi);
                 summ += sm[8 + 2 * k] * xsum[a] + sm[8 + 2 * k + 1] * xsum[a + 1];

@@ -93,11 +93,8 @@ public sealed unsafe class Q6_KLinear : BlockLinear
     /// <summary>acc + scale·Σ (q − 32)·qx over one 32-weight group whose two 16-weight halves have scales lo and hi.</summary>
     static Vector256<float> Group32(Vector256<byte> q, sbyte* x, sbyte lo, sbyte hi, float scale, Vector256<sbyte> bias, Vector256<float> acc)
     {
-        var w = Avx2.Subtract(q.AsSByte(), bias);
-        var xq = Avx.LoadVector256(x);
-        var pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(xq), Avx2.Sign(w, xq));
         var scales = Vector256.Create(Vector128.Create((short)lo), Vector128.Create((short)hi));
-        var dots = Avx2.MultiplyAddAdjacent(pairs, scales);
+        var dots = DotSigned(Avx2.Subtract(q.AsSByte(), bias), x, scales);
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(dots), Vector256.Create(scale), acc);
     }
 }

@@ -57,11 +57,7 @@ public sealed unsafe class Q8_0Linear : BlockLinear
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++)
         {
-            var wq = Avx.LoadVector256(w + b * Block);
-            var xq = Avx.LoadVector256(x + b * Block);
-            // u8×s8 products need an unsigned operand: |x| with x's sign moved onto w (exact; |x|, |w| ≤ 127 keep the s16 sums from saturating).
-            var pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(xq), Avx2.Sign(wq, xq));
-            var dots = Avx2.MultiplyAddAdjacent(pairs, ones);
+            var dots = DotSigned(Avx.LoadVector256(w + b * Block), x + b * Block, ones);
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dots), Vector256.Create(ws[b] * xs[b]), acc);
         }
         return Vector256.Sum(acc);
