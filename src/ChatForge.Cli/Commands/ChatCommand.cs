@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using ChatForge.Engine.Checkpoints;
 using ChatForge.Engine.Inference;
 using ChatForge.Import;
 using ChatForge.Tokenizer;
@@ -53,18 +52,15 @@ public sealed class ChatCommand : ICliCommand
         {
             if (options.MaxNewTokens < 1) throw new ArgumentException($"--max-new-tokens must be at least 1, got {options.MaxNewTokens}.");
             if (ModelFiles.IsGguf(modelDirectory))
-            {
                 // A .gguf as it is: its own tokenizer and (--weights auto) its own quantised blocks.
                 tokenizer = ChatForge.Import.Gguf.GgufModel.LoadTokenizer(modelDirectory);
-                generator = new Generator(ModelFiles.Inference(modelDirectory, options.Weights), new GeneratorOptions { MaxConcurrent = 1 });
-            }
             else
             {
                 StageCli.RequireModel(modelDirectory, "--model");
                 // Our own tokenizer files, or an imported model's Hugging Face tokenizer.json (byte-level or SentencePiece BPE).
                 tokenizer = ModelFolder.IsHfTokenizer(modelDirectory) ? ModelFolder.LoadTokenizer(modelDirectory) : StageCli.LoadTokenizer(modelDirectory, null);
-                generator = new Generator(new InferenceModel(Checkpoint.LoadParameters(modelDirectory), options.Weights), new GeneratorOptions { MaxConcurrent = 1 });
             }
+            generator = new Generator(ModelFiles.Inference(modelDirectory, options.Weights), new GeneratorOptions { MaxConcurrent = 1 });
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException or TokenizerFileException or UnauthorizedAccessException)
         {
