@@ -43,27 +43,25 @@ public sealed class KvCache
         if (perLayer > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(slots), $"KV cache: {slots} slots × {maxT} positions × {KvDim} floats exceeds one array per layer; use fewer slots or a shorter maxT.");
         IsBf16 = bf16;
-        if (bf16)
-        {
-            _keysBf16 = Enumerable.Range(0, Layers).Select(_ => GC.AllocateUninitializedArray<ushort>((int)perLayer, pinned: true)).ToArray();
-            _valuesBf16 = Enumerable.Range(0, Layers).Select(_ => GC.AllocateUninitializedArray<ushort>((int)perLayer, pinned: true)).ToArray();
-        }
-        else
-        {
-            _keys = Enumerable.Range(0, Layers).Select(_ => GC.AllocateUninitializedArray<float>((int)perLayer, pinned: true)).ToArray();
-            _values = Enumerable.Range(0, Layers).Select(_ => GC.AllocateUninitializedArray<float>((int)perLayer, pinned: true)).ToArray();
-        }
+        if (bf16) (_keysBf16, _valuesBf16) = (PerLayer<ushort>(perLayer), PerLayer<ushort>(perLayer));
+        else (_keys, _values) = (PerLayer<float>(perLayer), PerLayer<float>(perLayer));
         _length = new int[slots];
         _inUse = new bool[slots];
         for (int s = slots - 1; s >= 0; s--) _free.Push(s);
     }
 
-    public Span<float> Keys(int layer) => (_keys ?? throw Bf16Cache())[layer];
-    public Span<float> Values(int layer) => (_values ?? throw Bf16Cache())[layer];
-    public Span<ushort> KeysBf16(int layer) => (_keysBf16 ?? throw new InvalidOperationException("KV cache: this cache holds float32 keys and values; use Keys/Values."))[layer];
-    public Span<ushort> ValuesBf16(int layer) => (_valuesBf16 ?? throw new InvalidOperationException("KV cache: this cache holds float32 keys and values; use Keys/Values."))[layer];
+    /// <summary>One pinned array per layer (the kernels read them through pointers).</summary>
+    T[][] PerLayer<T>(long length) where T : unmanaged =>
+        Enumerable.Range(0, Layers).Select(_ => GC.AllocateUninitializedArray<T>((int)length, pinned: true)).ToArray();
 
-    static InvalidOperationException Bf16Cache() => new("KV cache: this cache holds bf16 keys and values; use KeysBf16/ValuesBf16.");
+    public Span<float> Keys(int layer) => (_keys ?? throw WrongFormat())[layer];
+    public Span<float> Values(int layer) => (_values ?? throw WrongFormat())[layer];
+    public Span<ushort> KeysBf16(int layer) => (_keysBf16 ?? throw WrongFormat())[layer];
+    public Span<ushort> ValuesBf16(int layer) => (_valuesBf16 ?? throw WrongFormat())[layer];
+
+    InvalidOperationException WrongFormat() => new(IsBf16
+        ? "KV cache: this cache holds bf16 keys and values; use KeysBf16/ValuesBf16."
+        : "KV cache: this cache holds float32 keys and values; use Keys/Values.");
 
     /// <summary>Writes one position's key and value (each KvDim floats) of a layer, rounding to bf16 when the cache holds bf16.</summary>
     public void Write(int layer, int slot, int position, ReadOnlySpan<float> key, ReadOnlySpan<float> value)
