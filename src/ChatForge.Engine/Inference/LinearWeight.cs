@@ -139,14 +139,14 @@ internal sealed class LinearWeight
     {
         readonly float[]? _f32;
         readonly int _offset;
-        readonly ushort[]? _bf16;
+        readonly Bf16Matrix? _bf16;
         readonly Int8Linear? _int8;
         readonly BlockLinear? _blocks;
 
         public int Row0 { get; }
         public int Rows { get; }
         public int In { get; }
-        public long Bytes => _int8?.Bytes ?? _blocks?.Bytes ?? (long)Rows * In * (_bf16 is null ? sizeof(float) : sizeof(ushort));
+        public long Bytes => _int8?.Bytes ?? _blocks?.Bytes ?? _bf16?.Bytes ?? (long)Rows * In * sizeof(float);
 
         public Part(int row0, int rows, BlockLinear blocks) { Row0 = row0; Rows = rows; In = blocks.In; _blocks = blocks; }
 
@@ -159,8 +159,7 @@ internal sealed class LinearWeight
             if (format == WeightFormat.F32) { _f32 = parameters.Data; _offset = (int)slot.Offset + row0 * In; }
             else if (format is WeightFormat.Bf16 or WeightFormat.Gguf)
             {
-                _bf16 = GC.AllocateUninitializedArray<ushort>(rows * In, pinned: true);
-                Bf16.FromFloat(weights, _bf16);
+                _bf16 = Bf16Matrix.FromFloat(weights, rows, In);
             }
             else if (block is { } b) _blocks = BlockLinear.FromBlocks(b, GgmlQuantizer.Quantize(b, weights), rows, In, name);
             else _int8 = new Int8Linear(weights, rows, In); // Int8, and block formats whose rows are not whole blocks of 32
@@ -181,7 +180,7 @@ internal sealed class LinearWeight
             long length = (long)Rows * In;
             if (_int8 is not null) _int8.Apply(x, y, m, accumulate, m > RowBands.DecodeMaxRows ? scratch(length) : []);
             else if (_blocks is not null) _blocks.Apply(x, y, m, accumulate, m > RowBands.DecodeMaxRows ? scratch(length) : null);
-            else if (_bf16 is not null) Gemm.MatMulBf16(x, _bf16, y, m, Rows, In, accumulate);
+            else if (_bf16 is not null) Gemm.MatMulBf16(x, _bf16, y, m, accumulate);
             else Gemm.MatMul(x, _f32.AsSpan(_offset, Rows * In), y, m, Rows, In, transB: true, accumulate: accumulate);
         }
     }

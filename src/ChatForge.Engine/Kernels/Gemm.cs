@@ -31,19 +31,20 @@ public static unsafe class Gemm
         fixed (float* pa = a, pb = b, pc = c)
         {
             if (m <= SmallM) GemmSmall.MatMul(pa, pb, pc, m, n, k, transA, transB, accumulate, level);
-            else GemmPacked.Run(pa, pb, null, pc, m, n, k, transA, transB, accumulate, level);
+            else GemmPacked.Run(pa, pb, null, 0, pc, m, n, k, transA, transB, accumulate, level);
         }
     }
 
-    /// <summary>y[m×n] = (accumulate ? y : 0) + x[m×k]·Wᵀ with W [n×k] stored as bf16 (inference with bf16 weights).</summary>
-    public static void MatMulBf16(ReadOnlySpan<float> x, ReadOnlySpan<ushort> w, Span<float> y, int m, int n, int k, bool accumulate = false)
+    /// <summary>y[m×n] = (accumulate ? y : 0) + x[m×k]·Wᵀ with W [n×k] held as bf16 panels (inference with bf16 weights).</summary>
+    public static void MatMulBf16(ReadOnlySpan<float> x, Bf16Matrix w, Span<float> y, int m, bool accumulate = false)
     {
-        MatMulBf16(x, w, y, m, n, k, accumulate, Simd.Level);
+        MatMulBf16(x, w, y, m, accumulate, Simd.Level);
     }
 
-    internal static void MatMulBf16(ReadOnlySpan<float> x, ReadOnlySpan<ushort> w, Span<float> y, int m, int n, int k, bool accumulate, SimdLevel level)
+    internal static void MatMulBf16(ReadOnlySpan<float> x, Bf16Matrix w, Span<float> y, int m, bool accumulate, SimdLevel level)
     {
-        CheckShapes(x.Length, w.Length, y.Length, m, n, k, transA: false, transB: true, "MatMulBf16");
+        int n = w.Rows, k = w.Cols;
+        CheckShapes(x.Length, n * k, y.Length, m, n, k, transA: false, transB: true, "MatMulBf16");
         if (m == 0 || n == 0) return;
         if (k == 0)
         {
@@ -51,10 +52,10 @@ public static unsafe class Gemm
             return;
         }
         fixed (float* px = x, py = y)
-        fixed (ushort* pw = w)
+        fixed (ushort* pw = w.Data)
         {
-            if (m <= SmallM) GemmSmall.MatMulBf16(px, pw, py, m, n, k, accumulate, level);
-            else GemmPacked.Run(px, null, pw, py, m, n, k, transA: false, transB: true, accumulate, level);
+            if (m <= SmallM) GemvBf16.Run(px, w, py, m, accumulate, level);
+            else GemmPacked.Run(px, null, pw, w.PanelStride, py, m, n, k, transA: false, transB: true, accumulate, level);
         }
     }
 

@@ -38,15 +38,15 @@ internal static unsafe class GemmPacked
         fixed (float* p = buffer) return (float*)(((nint)p + 63) & ~(nint)63);
     }
 
-    /// <summary>C = (accumulate ? C : 0) + op(A)·op(B); B is either float (b) or a bf16 weight [n×k] (w, transB implied).</summary>
-    public static void Run(float* a, float* b, ushort* w, float* c, int m, int n, int k, bool transA, bool transB, bool accumulate, SimdLevel level)
+    /// <summary>C = (accumulate ? C : 0) + op(A)·op(B); B is either float (b) or a bf16 weight [n×k] in <see cref="Bf16Matrix"/> panels (w with its panel stride, transB implied).</summary>
+    public static void Run(float* a, float* b, ushort* w, int wPanelStride, float* c, int m, int n, int k, bool transA, bool transB, bool accumulate, SimdLevel level)
     {
         var t = TilingFor(level);
         int ncMax = Math.Min(t.NC, RoundUp(n, t.NR));
         int kcMax = Math.Min(t.KC, k);
         var job = new Job
         {
-            A = a, B = b, W = w, C = c, M = m, N = n, K = k, TransA = transA, TransB = transB, Level = level, T = t,
+            A = a, B = b, W = w, WPanelStride = wPanelStride, C = c, M = m, N = n, K = k, TransA = transA, TransB = transB, Level = level, T = t,
             Bp = ThreadBuffer(ref t_packB, ncMax * kcMax),
         };
         int threads = KernelThreads.Count;
@@ -79,6 +79,7 @@ internal static unsafe class GemmPacked
     {
         public float* A, B, C, Bp;
         public ushort* W;
+        public int WPanelStride;
         public int M, N, K;
         public bool TransA, TransB, Load;
         public SimdLevel Level;
@@ -89,7 +90,7 @@ internal static unsafe class GemmPacked
         {
             int per = (Panels + PackParts - 1) / PackParts;
             int from = part * per, to = Math.Min(Panels, from + per);
-            if (W != null) GemmPacking.PackBBf16(W, K, Pc, Kc, Jc, Nc, T.NR, from, to, Bp);
+            if (W != null) GemmPacking.PackBBf16(W, WPanelStride, Pc, Kc, Jc, Nc, T.NR, from, to, Bp);
             else GemmPacking.PackB(B, K, N, TransB, Pc, Kc, Jc, Nc, T.NR, from, to, Bp);
         }
 

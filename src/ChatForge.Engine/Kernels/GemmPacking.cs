@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace ChatForge.Engine.Kernels;
 
 /// <summary>
@@ -76,22 +78,48 @@ internal static unsafe class GemmPacking
         }
     }
 
-    /// <summary>As <see cref="PackB"/> with transB for a bf16 weight W [n×k]: widens while packing.</summary>
-    public static void PackBBf16(ushort* w, int k, int p0, int kc, int j0, int nc, int nr, int panelFrom, int panelTo, float* dst)
+    /// <summary>
+    /// As <see cref="PackB"/> with transB for a bf16 weight in <see cref="Bf16Matrix"/> panels (data, panelStride):
+    /// widens while packing. A 16-column packed panel that starts on a weight panel is one weight panel's k range, so
+    /// each input pair becomes two packed rows with a shift and a mask.
+    /// </summary>
+    public static void PackBBf16(ushort* w, int panelStride, int p0, int kc, int j0, int nc, int nr, int panelFrom, int panelTo, float* dst)
     {
+        const int PW = Bf16Matrix.PanelWidth;
         for (int panelIndex = panelFrom; panelIndex < panelTo; panelIndex++)
         {
             int jr = panelIndex * nr;
             int cols = Math.Min(nr, nc - jr);
             float* panel = dst + (nint)jr * kc;
-            for (int jj = 0; jj < cols; jj++)
+            int j = j0 + jr, p = 0;
+            if (nr == PW && j % PW == 0 && (p0 & 1) == 0 && Vector256.IsHardwareAccelerated)
             {
-                ushort* src = w + (nint)(j0 + jr + jj) * k + p0;
-                float* d = panel + jj;
-                for (int p = 0; p < kc; p++) d[p * nr] = BitConverter.UInt32BitsToSingle((uint)src[p] << 16);
+                // Past the matrix's last row the weight panel holds zeros, so whole 16-column rows are copied.
+                var high = Vector256.Create(0xFFFF0000u);
+                uint* u = (uint*)(w + (nint)(j / PW) * panelStride + (p0 >> 1) * Bf16Matrix.PairStride);
+                for (; p + 2 <= kc; p += 2, u += PW)
+                {
+                    var lo = Vector256.Load(u);
+                    var hi = Vector256.Load(u + 8);
+                    float* d = panel + (nint)p * nr;
+                    Vector256.ShiftLeft(lo, 16).AsSingle().Store(d);
+                    Vector256.ShiftLeft(hi, 16).AsSingle().Store(d + 8);
+                    (lo & high).AsSingle().Store(d + nr);
+                    (hi & high).AsSingle().Store(d + nr + 8);
+                }
             }
-            for (int jj = cols; jj < nr; jj++)
-                for (int p = 0; p < kc; p++) panel[p * nr + jj] = 0;
+            for (; p < kc; p++)
+            {
+                int k = p0 + p;
+                ushort* pair = w + (k >> 1) * Bf16Matrix.PairStride + (k & 1);
+                float* d = panel + (nint)p * nr;
+                for (int jj = 0; jj < cols; jj++)
+                {
+                    int col = j + jj;
+                    d[jj] = Bf16.ToFloat(pair[(nint)(col / PW) * panelStride + col % PW * 2]);
+                }
+                for (int jj = cols; jj < nr; jj++) d[jj] = 0;
+            }
         }
     }
 }

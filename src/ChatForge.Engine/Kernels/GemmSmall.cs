@@ -30,32 +30,6 @@ internal static unsafe class GemmSmall
         Split(job, (long)m * n * k);
     }
 
-    public static void MatMulBf16(float* x, ushort* w, float* y, int m, int n, int k, bool accumulate, SimdLevel level)
-    {
-        // The bf16 loop widens pairs of weights with a shift (even index) and a mask (odd index), so it wants
-        // x split the same way: per block of 2·lanes values, the even-indexed ones first, then the odd-indexed.
-        int block = level switch { SimdLevel.Vector512 => 32, SimdLevel.Vector256 => 16, _ => 1 };
-        float* xp = x;
-        if (block > 1)
-        {
-            xp = RowBuffer(m * k);
-            int kMain = k / block * block;
-            for (int i = 0; i < m; i++)
-            {
-                float* src = x + (nint)i * k, dst = xp + (nint)i * k;
-                for (int p = 0; p < kMain; p += block)
-                    for (int e = 0; e < block / 2; e++)
-                    {
-                        dst[p + e] = src[p + 2 * e];
-                        dst[p + block / 2 + e] = src[p + 2 * e + 1];
-                    }
-                for (int p = kMain; p < k; p++) dst[p] = src[p];
-            }
-        }
-        var job = new Job { X = xp, W = w, C = y, M = m, N = n, K = k, Accumulate = accumulate, Level = level, TransB = true };
-        Split(job, (long)m * n * k);
-    }
-
     static float* RowBuffer(int length)
     {
         if (t_rows is null || t_rows.Length < length + 16) t_rows = GC.AllocateUninitializedArray<float>(length + 16, pinned: true);
@@ -74,7 +48,6 @@ internal static unsafe class GemmSmall
     sealed class Job
     {
         public float* X, B, C;
-        public ushort* W;
         public int M, N, K, ColumnsPerPart;
         public bool Accumulate, TransB;
         public SimdLevel Level;
@@ -82,8 +55,7 @@ internal static unsafe class GemmSmall
         public void Run(int part)
         {
             int j0 = part * ColumnsPerPart, j1 = Math.Min(N, j0 + ColumnsPerPart);
-            if (W != null) GemmSmallBf16.DotRows(X, W, C, M, N, K, j0, j1, Accumulate, Level);
-            else if (TransB) DotRows(X, B, C, M, N, K, j0, j1, Accumulate, Level);
+            if (TransB) DotRows(X, B, C, M, N, K, j0, j1, Accumulate, Level);
             else for (int i = 0; i < M; i++) AxpyRow(X + (nint)i * K, B, C + (nint)i * N, N, K, j0, j1, Accumulate, Level);
         }
     }

@@ -53,11 +53,13 @@ public class GemmTests
         using (Simd.Force(level))
         foreach (int threads in new[] { 1, 2 })
         using (ForceThreads(threads))
-        foreach (var (m, n, k) in new[] { (1, 512, 512), (1, 33, 7), (2, 70, 47), (4, 9, 100), (8, 257, 64), (9, 33, 31), (40, 130, 300) })
+        foreach (var (m, n, k) in new[] { (1, 512, 512), (1, 33, 7), (2, 70, 47), (3, 16, 2), (4, 9, 100), (5, 40, 33), (6, 17, 64),
+                     (7, 100, 1), (8, 257, 64), (8, 1024, 129), (8, 40, 1101), (3, 20, 1025), (1, 20, 1025), (9, 33, 31),
+                     (40, 130, 300), (20, 40, 1101) })
         foreach (bool accumulate in new[] { false, true })
             CheckBf16(rng, m, n, k, accumulate, level, $"{level} threads={threads}");
         if (!levels.Contains(SimdLevel.Vector512))
-            foreach (var (m, n, k) in new[] { (1, 33, 70), (3, 9, 64), (13, 40, 33) })
+            foreach (var (m, n, k) in new[] { (1, 33, 70), (3, 9, 64), (7, 20, 33), (13, 40, 33) })
                 CheckBf16(rng, m, n, k, accumulate: true, SimdLevel.Vector512, "Vector512 (direct)");
     }
 
@@ -101,9 +103,50 @@ public class GemmTests
     {
         var ex = Assert.Throws<ArgumentException>(() => Gemm.MatMul(new float[4], new float[4], new float[4], 2, -2, 2));
         Assert.Contains("n=-2", ex.Message);
-        ex = Assert.Throws<ArgumentException>(() => Gemm.MatMulBf16(new float[512], new ushort[512 * 511], new float[512], 1, 512, 512));
-        Assert.Contains("B holds 261632 values but must be [512×512]", ex.Message);
-        Assert.Contains("A [1×512]", ex.Message);
+        var w = Bf16Matrix.FromFloat(new float[512 * 512], 512, 512);
+        ex = Assert.Throws<ArgumentException>(() => Gemm.MatMulBf16(new float[511], w, new float[512], 1));
+        Assert.Contains("A holds 511 values but must be [1×512]", ex.Message);
+        Assert.Contains("B [512×512] (transposed)", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => Bf16Matrix.FromFloat(new float[512 * 511], 512, 512));
+        Assert.Contains("[512×512]", ex.Message);
+    }
+
+    [Fact]
+    public void Bf16Matrix_holds_each_weight_rounded_to_bf16_and_zero_padding()
+    {
+        var rng = new Random(11);
+        foreach (var (n, k) in new[] { (1, 1), (16, 2), (17, 33), (40, 7) })
+        {
+            var weights = Fill(rng, n * k);
+            var w = Bf16Matrix.FromFloat(weights, n, k);
+            Assert.Equal((n + 15) / 16, w.Panels);
+            Assert.Equal(w.Panels * ((k + 1) / 2) * 32 * 2L, w.Bytes);
+            for (int j = 0; j < n; j++)
+                for (int p = 0; p < k; p++)
+                    Assert.Equal(Bf16.ToFloat(Bf16.FromFloat(weights[j * k + p])), w[j, p]);
+            Assert.Throws<ArgumentOutOfRangeException>(() => w[n, 0]);
+            Assert.Throws<ArgumentOutOfRangeException>(() => w[0, k]);
+        }
+    }
+
+    [Fact]
+    public void MatMulBf16_with_odd_k_never_reads_past_the_row()
+    {
+        // The last input pair of an odd k has no odd input: a kernel that multiplied x[k] (the next row's first
+        // value, here NaN) by its zero padding weight would turn the whole row into NaN.
+        var rng = new Random(12);
+        foreach (var level in Simd.Supported())
+        using (Simd.Force(level))
+        foreach (int m in new[] { 1, 3, 8 })
+        {
+            const int n = 20, k = 33;
+            var x = Fill(rng, m * k + 1);
+            x[m * k] = float.NaN;
+            var w = Bf16Matrix.FromFloat(Fill(rng, n * k), n, k);
+            var y = new float[m * n];
+            Gemm.MatMulBf16(x, w, y, m, accumulate: false, level);
+            Assert.All(y, v => Assert.True(float.IsFinite(v), $"{level} m={m}: {v}"));
+        }
     }
 
     static void CheckMatMul(Random rng, int m, int n, int k, bool transA, bool transB, bool accumulate, SimdLevel level, string context)
@@ -131,18 +174,17 @@ public class GemmTests
     static void CheckBf16(Random rng, int m, int n, int k, bool accumulate, SimdLevel level, string context)
     {
         var x = Fill(rng, m * k);
-        var w = new ushort[n * k];
-        Bf16.FromFloat(Fill(rng, n * k), w);
+        var w = Bf16Matrix.FromFloat(Fill(rng, n * k), n, k);
         var y = Fill(rng, m * n);
         var y0 = (float[])y.Clone();
-        Gemm.MatMulBf16(x, w, y, m, n, k, accumulate, level);
+        Gemm.MatMulBf16(x, w, y, m, accumulate, level);
         for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++)
         {
             double sum = accumulate ? y0[i * n + j] : 0, magnitude = Math.Abs(sum);
             for (int p = 0; p < k; p++)
             {
-                double term = (double)x[i * k + p] * Bf16.ToFloat(w[j * k + p]);
+                double term = (double)x[i * k + p] * w[j, p];
                 sum += term;
                 magnitude += Math.Abs(term);
             }
