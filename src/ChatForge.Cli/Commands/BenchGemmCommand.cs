@@ -33,14 +33,15 @@ public sealed class BenchGemmCommand : ICliCommand
         var reference = new Option<bool>("--reference") { Description = "Also run the numpy reference script and report our/reference ratios." };
         var python = new Option<string>("--python") { Description = "Python interpreter with numpy for --reference.", DefaultValueFactory = _ => "/usr/bin/python3" };
         var script = new Option<string>("--script") { Description = "Reference script path.", DefaultValueFactory = _ => "bench/reference/gemm_numpy.py" };
+        var rounds = new Option<int>("--rounds") { Description = "With --reference: alternate ours and the reference this many times and report the median of the paired ratios.", DefaultValueFactory = _ => 3 };
         var command = new Command("gemm", "GEMM GFLOPS on the engine's shapes (optionally against numpy/OpenBLAS); prints JSON.");
-        foreach (var option in new Option[] { threads, reps, reference, python, script }) command.Options.Add(option);
+        foreach (var option in new Option[] { threads, reps, reference, python, script, rounds }) command.Options.Add(option);
         command.SetAction(parseResult =>
         {
-            int threadCount = parseResult.GetValue(threads), repCount = parseResult.GetValue(reps);
-            if (threadCount < 1 || repCount < 1)
+            int threadCount = parseResult.GetValue(threads), repCount = parseResult.GetValue(reps), roundCount = parseResult.GetValue(rounds);
+            if (threadCount < 1 || repCount < 1 || roundCount < 1)
             {
-                Console.Error.WriteLine("bench gemm: --threads and --reps must be at least 1.");
+                Console.Error.WriteLine("bench gemm: --threads, --reps and --rounds must be at least 1.");
                 return 2;
             }
             var result = Run(threadCount, repCount);
@@ -52,7 +53,7 @@ public sealed class BenchGemmCommand : ICliCommand
                     Console.Error.WriteLine($"bench gemm: reference script '{Path.GetFullPath(scriptPath)}' not found (run from the repository root or pass --script).");
                     return 2;
                 }
-                AddReference(result, parseResult.GetValue(python)!, scriptPath, threadCount, repCount);
+                AddReference(result, parseResult.GetValue(python)!, scriptPath, threadCount, repCount, roundCount);
             }
             Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             return 0;
@@ -66,22 +67,6 @@ public sealed class BenchGemmCommand : ICliCommand
         KernelThreads.Count = threadCount;
         try
         {
-            var shapes = new JsonArray();
-            foreach (var (name, m, n, k) in Shapes)
-            {
-                var a = Random(m * k, 1);
-                var b = Random(k * n, 2);
-                var c = new float[m * n];
-                double flops = 2.0 * m * n * k;
-                var seconds = Time(() => Gemm.MatMul(a, b, c, m, n, k), flops, repCount, out var cpuSeconds);
-                shapes.Add(new JsonObject
-                {
-                    ["name"] = name, ["m"] = m, ["n"] = n, ["k"] = k,
-                    ["best_gflops"] = Round(flops / seconds.Min() / 1e9),
-                    ["median_gflops"] = Round(flops / Median(seconds) / 1e9),
-                    ["gflops_per_cpu_second"] = Round(flops / cpuSeconds.Min() / 1e9),
-                });
-            }
             return new JsonObject
             {
                 ["benchmark"] = "gemm",
@@ -89,7 +74,7 @@ public sealed class BenchGemmCommand : ICliCommand
                 ["threads"] = threadCount,
                 ["reps"] = repCount,
                 ["processors"] = Environment.ProcessorCount,
-                ["shapes"] = shapes,
+                ["shapes"] = MeasureShapes(repCount),
                 ["decode"] = Decode(repCount),
             };
         }
@@ -97,6 +82,27 @@ public sealed class BenchGemmCommand : ICliCommand
         {
             KernelThreads.Count = previousThreads;
         }
+    }
+
+    static JsonArray MeasureShapes(int repCount)
+    {
+        var shapes = new JsonArray();
+        foreach (var (name, m, n, k) in Shapes)
+        {
+            var a = Random(m * k, 1);
+            var b = Random(k * n, 2);
+            var c = new float[m * n];
+            double flops = 2.0 * m * n * k;
+            var seconds = Time(() => Gemm.MatMul(a, b, c, m, n, k), flops, repCount, out var cpuSeconds);
+            shapes.Add(new JsonObject
+            {
+                ["name"] = name, ["m"] = m, ["n"] = n, ["k"] = k,
+                ["best_gflops"] = Round(flops / seconds.Min() / 1e9),
+                ["median_gflops"] = Round(flops / Median(seconds) / 1e9),
+                ["gflops_per_cpu_second"] = Round(flops / cpuSeconds.Min() / 1e9),
+            });
+        }
+        return shapes;
     }
 
     /// <summary>Batch-1 decode through a weight bigger than L3 (64 MiB bf16): bytes of weight streamed per second, next to a plain read of as many bytes.</summary>
@@ -171,20 +177,47 @@ public sealed class BenchGemmCommand : ICliCommand
     }
 
     /// <summary>Runs the numpy script twice: with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as this process has them, and with both unset.</summary>
-    static void AddReference(JsonObject result, string python, string scriptPath, int threadCount, int repCount)
+    /// <summary>
+    /// Runs the reference (numpy as the environment has it, and with OpenBLAS's core-type hints unset) after our first
+    /// measurement, then alternates ours and the reference for the remaining rounds: this machine's speed drifts by
+    /// ±15 % over a minute, so each round's ratio pairs measurements taken side by side, and the median of the paired
+    /// ratios is the figure reported.
+    /// </summary>
+    static void AddReference(JsonObject result, string python, string scriptPath, int threadCount, int repCount, int roundCount)
     {
-        var asIs = RunScript(python, scriptPath, threadCount, repCount, unsetOpenBlasHints: false);
-        var unset = RunScript(python, scriptPath, threadCount, repCount, unsetOpenBlasHints: true);
-        result["reference"] = new JsonObject { ["env_as_is"] = asIs, ["openblas_hints_unset"] = unset };
-        var ratios = new JsonObject();
-        foreach (var shape in result["shapes"]!.AsArray())
+        var roundsJson = new JsonArray();
+        var ratios = Shapes.ToDictionary(s => s.Name, _ => new List<double>());
+        JsonNode? asIs = null, unset = null;
+        for (int round = 0; round < roundCount; round++)
         {
-            string name = (string)shape!["name"]!;
-            double ours = (double)shape["best_gflops"]!;
-            double refBest = Math.Max(BestOf(asIs, name), BestOf(unset, name));
-            ratios[name] = refBest > 0 ? Round(ours / refBest, 3) : null;
+            JsonArray ours;
+            if (round == 0) ours = result["shapes"]!.AsArray();
+            else
+            {
+                int previousThreads = KernelThreads.Count;
+                KernelThreads.Count = threadCount;
+                try { ours = MeasureShapes(repCount); }
+                finally { KernelThreads.Count = previousThreads; }
+            }
+            asIs = RunScript(python, scriptPath, threadCount, repCount, unsetOpenBlasHints: false);
+            unset = RunScript(python, scriptPath, threadCount, repCount, unsetOpenBlasHints: true);
+            var roundRatios = new JsonObject();
+            foreach (var shape in ours)
+            {
+                string name = (string)shape!["name"]!;
+                double refBest = Math.Max(BestOf(asIs, name), BestOf(unset, name));
+                if (refBest <= 0) continue;
+                double ratio = (double)shape["best_gflops"]! / refBest;
+                ratios[name].Add(ratio);
+                roundRatios[name] = Round(ratio, 3);
+            }
+            roundsJson.Add(roundRatios);
         }
-        result["ratio_vs_best_reference"] = ratios;
+        result["reference"] = new JsonObject { ["env_as_is"] = asIs, ["openblas_hints_unset"] = unset };
+        result["ratio_rounds"] = roundsJson;
+        var median = new JsonObject();
+        foreach (var (name, list) in ratios) median[name] = list.Count > 0 ? Round(Median(list.ToArray()), 3) : null;
+        result["ratio_vs_best_reference"] = median;
     }
 
     static double BestOf(JsonNode reference, string name) =>
