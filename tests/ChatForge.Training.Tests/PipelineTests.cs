@@ -148,6 +148,12 @@ public class EvalAndReportTests
         // Reversing every ranking turns each correctly ordered pair into a wrong one (no ties with random weights).
         var reversed = ModelEvaluations.PairwiseAccuracy(scorer, rankings.Select(r => r with { Answers = r.Answers.Reverse().ToList() }).ToList());
         Assert.Equal(1, rmReport.PairwiseAccuracy + reversed.PairwiseAccuracy, 6);
+        // Broken down by pair of ranks (six for four answers, each pair seen once per ranking) and by task.
+        Assert.Equal(["1>2", "1>3", "1>4", "2>3", "2>4", "3>4"], rmReport.ByRankPair!.Keys.Order());
+        Assert.Equal(rmReport.PairwiseAccuracy, rmReport.ByRankPair.Values.Average(), 6);
+        Assert.Equal(rmReport.PairwiseAccuracy, Assert.Single(rmReport.ByTask!).Value, 6);
+        // Reversed rankings put the last answer first: pair "1>2" of the reversed set is pair "3>4" of the original.
+        Assert.Equal(1, rmReport.ByRankPair["3>4"] + reversed.ByRankPair!["1>2"], 6);
     }
 
     [Fact]

@@ -10,8 +10,14 @@ using ChatForge.Training.Reward;
 
 namespace ChatForge.Training.Evaluation;
 
-/// <summary>Reward-model quality on held-out rankings.</summary>
-public sealed record RewardModelReport(int Rankings, int Pairs, double PairwiseAccuracy);
+/// <summary>
+/// Reward-model quality on held-out rankings: the share of pairs ordered like the ranking, overall, by pair of ranks
+/// ("1>2": the best answer above the second; the data pipeline's rankings put the right answer first, a plausible
+/// wrong one second, a random wrong one third, an off-topic one last, so the pairs show what the model has to know) and
+/// by task.
+/// </summary>
+public sealed record RewardModelReport(int Rankings, int Pairs, double PairwiseAccuracy,
+    IReadOnlyDictionary<string, double>? ByRankPair = null, IReadOnlyDictionary<string, double>? ByTask = null);
 
 /// <summary>
 /// A policy's greedy answers against the baseline's (the SFT model), judged by the reward model. Wins, ties and losses
@@ -118,14 +124,30 @@ public static class ModelEvaluations
     public static RewardModelReport PairwiseAccuracy(RewardScorer scorer, IReadOnlyList<RankingRecord> rankings)
     {
         int pairs = 0, correct = 0;
+        var byPair = new SortedDictionary<string, (int Correct, int Pairs)>(StringComparer.Ordinal);
+        var byTask = new SortedDictionary<string, (int Correct, int Pairs)>(StringComparer.Ordinal);
         foreach (var r in rankings)
         {
             var conversation = r.Messages.ToChat();
             var rewards = scorer.Score(r.Answers.Select(a => scorer.Render(conversation, a)).ToList());
             for (int i = 0; i < rewards.Length; i++)
-                for (int j = i + 1; j < rewards.Length; j++) { pairs++; if (rewards[i] > rewards[j]) correct++; }
+                for (int j = i + 1; j < rewards.Length; j++)
+                {
+                    int ok = rewards[i] > rewards[j] ? 1 : 0;
+                    pairs++; correct += ok;
+                    Count(byPair, $"{i + 1}>{j + 1}", ok);
+                    Count(byTask, r.Task, ok);
+                }
         }
-        return new RewardModelReport(rankings.Count, pairs, pairs == 0 ? 0 : (double)correct / pairs);
+        return new RewardModelReport(rankings.Count, pairs, pairs == 0 ? 0 : (double)correct / pairs, Shares(byPair), Shares(byTask));
+
+        static void Count(SortedDictionary<string, (int Correct, int Pairs)> counts, string key, int ok)
+        {
+            var (c, n) = counts.GetValueOrDefault(key);
+            counts[key] = (c + ok, n + 1);
+        }
+        static Dictionary<string, double> Shares(SortedDictionary<string, (int Correct, int Pairs)> counts) =>
+            counts.ToDictionary(kv => kv.Key, kv => (double)kv.Value.Correct / kv.Value.Pairs);
     }
 
     /// <summary>
