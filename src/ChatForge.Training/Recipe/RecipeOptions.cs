@@ -6,8 +6,9 @@ namespace ChatForge.Training.Recipe;
 /// <summary>
 /// Every size of `train --recipe default` in one place. The defaults describe a 7.0M-parameter GPT-2-style model
 /// (d 256, 6 layers, 4 heads, context 512, vocabulary 8192: 2.1M tied embedding + 4.7M in the blocks), the shape of
-/// `bench train --config a`, which trains at ~1,650 tokens/s on the 2-core development machine: pretraining gets
-/// ~75 minutes of the 3-hour budget and SFT, RM, PPO, DPO and evaluation ~40 minutes together (docs/pipeline.md).
+/// `bench train --config a`, which trains at ~2,200–2,500 tokens/s on the 2-core development machine (session 3's
+/// engine): pretraining gets ~75 minutes of the 3-hour budget and SFT, RM, PPO, DPO and evaluation ~40 minutes together
+/// (docs/pipeline.md).
 /// Pretraining uses 256-token windows for speed; SFT packs 512-token rows so every position of the context is trained.
 /// A JSON file with any subset of these fields (snake_case) overrides them (`--recipe-file`).
 /// </summary>
@@ -22,8 +23,9 @@ public sealed record RecipeOptions
     public int Heads { get; init; } = 4;
     public int ContextLength { get; init; } = 512;
 
-    // Pretraining: 1500 × 16 × 256 ≈ 6.1M tokens (~65 min at the ~1,600 tokens/s measured here for this size).
-    public int PretrainSteps { get; init; } = 1500;
+    // Pretraining: 2400 × 16 × 256 ≈ 9.8M tokens (~70 min at ~2,300 tokens/s), a third of them the corpus's repeated
+    // facts (data build's "facts" source).
+    public int PretrainSteps { get; init; } = 2400;
     public int PretrainBatch { get; init; } = 16;
     public int PretrainSeq { get; init; } = 256;
     public float PretrainLearningRate { get; init; } = 1.2e-3f;
