@@ -41,11 +41,18 @@ public sealed class Bf16Matrix
         if (weights.Length < (long)rows * cols)
             throw new ArgumentException($"A [{rows}×{cols}] bf16 matrix needs {(long)rows * cols} weights, got {weights.Length}.");
         var matrix = new Bf16Matrix(rows, cols);
-        for (int r = 0; r < rows; r++)
-        {
-            var row = weights.Slice(r * cols, cols);
-            for (int c = 0; c < cols; c++) matrix.Data[matrix.Index(r, c)] = Bf16.FromFloat(row[c]);
-        }
+        // Written in storage order (a 7B model is billions of weights): panel, input pair, row, even/odd input.
+        var data = matrix.Data;
+        int at = 0;
+        for (int row0 = 0; row0 < rows; row0 += PanelWidth)
+            for (int col = 0; col < cols; col += 2)
+                for (int r = row0; r < row0 + PanelWidth; r++, at += 2)
+                {
+                    if (r >= rows) continue; // padding rows stay zero
+                    var row = weights.Slice(r * cols, cols);
+                    data[at] = Bf16.FromFloat(row[col]);
+                    if (col + 1 < cols) data[at + 1] = Bf16.FromFloat(row[col + 1]);
+                }
         return matrix;
     }
 
