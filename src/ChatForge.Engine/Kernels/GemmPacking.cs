@@ -80,8 +80,8 @@ internal static unsafe class GemmPacking
 
     /// <summary>
     /// As <see cref="PackB"/> with transB for a bf16 weight in <see cref="Bf16Matrix"/> panels (data, panelStride):
-    /// widens while packing. A 16-column packed panel that starts on a weight panel is one weight panel's k range, so
-    /// each input pair becomes two packed rows with a shift and a mask.
+    /// widens while packing, vectorised when the packed panels are whole weight panels wide (NR 16 on AVX2, 32 on
+    /// AVX-512), one weight at a time otherwise (the scalar path's NR 4, and an odd k's last input).
     /// </summary>
     public static void PackBBf16(ushort* w, int panelStride, int p0, int kc, int j0, int nc, int nr, int panelFrom, int panelTo, float* dst)
     {
@@ -92,21 +92,32 @@ internal static unsafe class GemmPacking
             int cols = Math.Min(nr, nc - jr);
             float* panel = dst + (nint)jr * kc;
             int j = j0 + jr, p = 0;
-            if (nr == PW && j % PW == 0 && (p0 & 1) == 0 && Vector256.IsHardwareAccelerated)
+            if (nr % PW == 0 && j % PW == 0 && (p0 & 1) == 0 && Vector256.IsHardwareAccelerated)
             {
-                // Past the matrix's last row the weight panel holds zeros, so whole 16-column rows are copied.
+                // Each 16-column slice of the packed panel is one weight panel's k range (zeros past the matrix's last
+                // row, and past its last panel), so each input pair becomes two packed rows with a shift and a mask.
                 var high = Vector256.Create(0xFFFF0000u);
-                uint* u = (uint*)(w + (nint)(j / PW) * panelStride + (p0 >> 1) * Bf16Matrix.PairStride);
-                for (; p + 2 <= kc; p += 2, u += PW)
+                int pairs = kc / 2;
+                for (int slice = 0; slice < nr; slice += PW)
                 {
-                    var lo = Vector256.Load(u);
-                    var hi = Vector256.Load(u + 8);
-                    float* d = panel + (nint)p * nr;
-                    Vector256.ShiftLeft(lo, 16).AsSingle().Store(d);
-                    Vector256.ShiftLeft(hi, 16).AsSingle().Store(d + 8);
-                    (lo & high).AsSingle().Store(d + nr);
-                    (hi & high).AsSingle().Store(d + nr + 8);
+                    float* d = panel + slice;
+                    if (slice >= cols)
+                    {
+                        for (int q = 0; q < pairs; q++, d += 2 * nr) { Vector256<float>.Zero.Store(d); Vector256<float>.Zero.Store(d + 8); Vector256<float>.Zero.Store(d + nr); Vector256<float>.Zero.Store(d + nr + 8); }
+                        continue;
+                    }
+                    uint* u = (uint*)(w + (nint)((j + slice) / PW) * panelStride + (p0 >> 1) * Bf16Matrix.PairStride);
+                    for (int q = 0; q < pairs; q++, u += PW, d += 2 * nr)
+                    {
+                        var lo = Vector256.Load(u);
+                        var hi = Vector256.Load(u + 8);
+                        Vector256.ShiftLeft(lo, 16).AsSingle().Store(d);
+                        Vector256.ShiftLeft(hi, 16).AsSingle().Store(d + 8);
+                        (lo & high).AsSingle().Store(d + nr);
+                        (hi & high).AsSingle().Store(d + nr + 8);
+                    }
                 }
+                p = 2 * pairs;
             }
             for (; p < kc; p++)
             {
