@@ -59,28 +59,77 @@ public static unsafe partial class Attention
         for (int r = 0; r < rows; r++) CheckRow(r, slots[r], positions[r], slotCount, maxT, kvDim);
         if (rows == 0) return;
 
-        var plan = CachePlan.Create(slots, nHeads / nKvHeads, nKvHeads);
+        var plan = CachePlan.Create(slots, positions, nHeads / nKvHeads, nKvHeads);
+        // The key chunks of a row split by key range leave their softmax states here, merged once every part is done.
+        int chunkState = nHeads * (headDim + 2);
+        float[]? states = plan.SplitChunks > 0 ? ArrayPool<float>.Shared.Rent(plan.SplitChunks * chunkState) : null;
         try
         {
             var dims = new CacheDims(nHeads, nKvHeads, headDim, maxT);
-            fixed (float* pq = q, po = output)
+            fixed (float* pq = q, po = output, pStates = states)
             fixed (int* ps = slots, pp = positions)
             {
-                nint qa = (nint)pq, oa = (nint)po, sa = (nint)ps, pa = (nint)pp;
+                nint qa = (nint)pq, oa = (nint)po, sa = (nint)ps, pa = (nint)pp, ta = (nint)pStates;
                 KernelThreads.For(0, plan.Count, i =>
                 {
                     var item = plan.Items[i];
-                    if (item.Decode)
+                    if (item.StateChunk >= 0)
+                        CachedDecodeRow(level, dims, (float*)qa, ((int*)sa)[item.Row], ((int*)pa)[item.Row], kv, (float*)oa, item.Row, 0, nKvHeads,
+                            item.FirstChunk, item.ChunkCount, (float*)ta + (nint)item.StateChunk * chunkState);
+                    else if (item.Decode)
                         for (int r = item.Row; r < item.Row + item.RowCount; r++)
-                            CachedDecodeRow(level, dims, (float*)qa, ((int*)sa)[r], ((int*)pa)[r], kv, (float*)oa, r, item.KvHead, item.KvHeadCount);
+                            CachedDecodeRow(level, dims, (float*)qa, ((int*)sa)[r], ((int*)pa)[r], kv, (float*)oa, r, item.KvHead, item.KvHeadCount, 0, -1, null);
                     else
                         CachedPrefillItem(level, dims, (float*)qa, (int*)sa, (int*)pa, kv, (float*)oa, item.Row, item.RowCount, item.KvHead);
                 });
+                // A split row's parts are consecutive items, their chunks consecutive states.
+                for (int i = 0; i < plan.Count; i++)
+                {
+                    var item = plan.Items[i];
+                    if (item.StateChunk < 0 || item.FirstChunk != 0) continue;
+                    int chunks = KeyChunks(positions[item.Row]);
+                    MergeChunks(level, pStates + (nint)item.StateChunk * chunkState, chunks, nHeads, headDim, po + (nint)item.Row * qDim);
+                }
             }
         }
         finally
         {
             ArrayPool<CacheItem>.Shared.Return(plan.Items);
+            if (states is not null) ArrayPool<float>.Shared.Return(states);
+        }
+    }
+
+    /// <summary>
+    /// Decode attends to keys in chunks of this many, each with its own softmax state, merged in order at the end
+    /// (<see cref="MergeChunks"/>). The arithmetic is the same whether one thread walks all chunks of a row or
+    /// several threads take a share each, so results never depend on the thread count or on the batch.
+    /// </summary>
+    const int KeyChunk = 256;
+
+    static int KeyChunks(int position) => position / KeyChunk + 1;
+
+    /// <summary>
+    /// Joins the softmax states of a row's key chunks (per chunk and head: its max, its Σ exp(score − max) and
+    /// Σ exp(score − max)·v): each rescaled to the common max, sums and outputs add up, then output = Σ / sum.
+    /// </summary>
+    static void MergeChunks(SimdLevel level, float* states, int chunks, int heads, int hd, float* output)
+    {
+        int stride = heads * (hd + 2);
+        for (int e = 0; e < heads; e++)
+        {
+            float max = float.NegativeInfinity;
+            for (int c = 0; c < chunks; c++) max = MathF.Max(max, states[c * stride + e * (hd + 2)]);
+            float sum = 0;
+            float* o = output + e * hd;
+            new Span<float>(o, hd).Clear();
+            for (int c = 0; c < chunks; c++)
+            {
+                float* state = states + c * stride + e * (hd + 2);
+                float scale = MathF.Exp(state[0] - max);
+                sum += state[1] * scale;
+                AttentionBlocks.Axpy(level, scale, state + 2, o, hd);
+            }
+            AttentionBlocks.Scale(level, o, o, hd, 1f / sum);
         }
     }
 
@@ -180,55 +229,71 @@ public static unsafe partial class Attention
     }
 
     /// <summary>
-    /// Decode: one row against kv heads [g0, g0 + gCount). Keys are visited in cache order with all those heads
-    /// side by side, so K and V stream sequentially from memory (decode is bandwidth-bound on the cache).
+    /// Decode: one row against kv heads [g0, g0 + gCount), key chunk by key chunk (<see cref="KeyChunk"/>). Keys are
+    /// visited in cache order with all those heads side by side, so K and V stream sequentially from memory (decode is
+    /// bandwidth-bound on the cache). With <paramref name="states"/> set (a row split by key range), only chunks
+    /// [firstChunk, firstChunk + chunkCount) are computed and their states left there for <see cref="MergeChunks"/>;
+    /// otherwise every chunk's state goes to scratch and the row's output is merged here.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void CachedDecodeRow(SimdLevel level, CacheDims s, float* q, int slot, int position, KvView kv, float* output,
-        int r, int g0, int gCount)
+        int r, int g0, int gCount, int firstChunk, int chunkCount, float* states)
     {
         int hd = s.HeadDim, group = s.Group, kvDim = s.KvDim, queries = gCount * group, cols = gCount * hd;
-        float* qs = ThreadScratch.Get(2 * queries * hd + queries * BlockK + 2 * queries + (kv.IsBf16 ? 2 * BlockK * cols : 0));
+        int allChunks = KeyChunks(position), chunkState = queries * (hd + 2);
+        if (states is null) chunkCount = allChunks;
+        float* qs = ThreadScratch.Get(2 * queries * hd + queries * BlockK + 2 * queries + (kv.IsBf16 ? 2 * BlockK * cols : 0)
+            + (states is null ? allChunks * chunkState : 0));
         float* scores = qs + queries * hd;
         float* acc = scores + queries * BlockK;
         float* rowMax = acc + queries * hd;
         float* rowSum = rowMax + queries;
         float* kWide = rowSum + queries, vWide = kWide + BlockK * cols;
+        float* chunkStates = states != null ? states : vWide + (kv.IsBf16 ? BlockK * cols : 0);
 
         // Query e is head g0·group + e; kv head g0 + e / group.
         float* qRow = q + (nint)r * s.QDim + g0 * group * hd;
         AttentionBlocks.Scale(level, qRow, qs, queries * hd, 1f / MathF.Sqrt(hd));
-        new Span<float>(rowMax, queries).Fill(float.NegativeInfinity);
-        new Span<float>(rowSum, queries).Clear();
-        new Span<float>(acc, queries * hd).Clear();
 
         nint slotOffset = (nint)slot * s.MaxT * kvDim + g0 * hd;
-        for (int j0 = 0; j0 <= position; j0 += BlockK)
+        for (int c = firstChunk; c < firstChunk + chunkCount; c++)
         {
-            int bk = Math.Min(BlockK, position + 1 - j0);
-            float* keys = kv.Keys(slotOffset + (nint)j0 * kvDim, bk, cols, kvDim, kWide, out int kStride);
-            float* values = kv.Values(slotOffset + (nint)j0 * kvDim, bk, cols, kvDim, vWide, out int vStride);
-            int j = 0;
-            for (; j + 4 <= bk; j += 4)
+            new Span<float>(rowMax, queries).Fill(float.NegativeInfinity);
+            new Span<float>(rowSum, queries).Clear();
+            new Span<float>(acc, queries * hd).Clear();
+            int chunkEnd = Math.Min(position + 1, (c + 1) * KeyChunk);
+            for (int j0 = c * KeyChunk; j0 < chunkEnd; j0 += BlockK)
+            {
+                int bk = Math.Min(BlockK, chunkEnd - j0);
+                float* keys = kv.Keys(slotOffset + (nint)j0 * kvDim, bk, cols, kvDim, kWide, out int kStride);
+                float* values = kv.Values(slotOffset + (nint)j0 * kvDim, bk, cols, kvDim, vWide, out int vStride);
+                int j = 0;
+                for (; j + 4 <= bk; j += 4)
+                    for (int e = 0; e < queries; e++)
+                        AttentionBlocks.Dot4(level, qs + e * hd, keys + (nint)j * kStride + e / group * hd, kStride, hd, scores + e * BlockK + j);
+                for (; j < bk; j++)
+                    for (int e = 0; e < queries; e++)
+                        scores[e * BlockK + j] = AttentionBlocks.Dot(level, qs + e * hd, keys + (nint)j * kStride + e / group * hd, hd);
                 for (int e = 0; e < queries; e++)
-                    AttentionBlocks.Dot4(level, qs + e * hd, keys + (nint)j * kStride + e / group * hd, kStride, hd, scores + e * BlockK + j);
-            for (; j < bk; j++)
-                for (int e = 0; e < queries; e++)
-                    scores[e * BlockK + j] = AttentionBlocks.Dot(level, qs + e * hd, keys + (nint)j * kStride + e / group * hd, hd);
+                    OnlineSoftmaxRow(level, scores + e * BlockK, bk, bk, rowMax + e, rowSum + e, acc + e * hd, hd);
+                j = 0;
+                for (; j + 4 <= bk; j += 4)
+                    for (int e = 0; e < queries; e++)
+                        AttentionBlocks.Axpy4(level, scores + e * BlockK + j, values + (nint)j * vStride + e / group * hd, vStride, acc + e * hd, hd);
+                for (; j < bk; j++)
+                    for (int e = 0; e < queries; e++)
+                        AttentionBlocks.Axpy(level, scores[e * BlockK + j], values + (nint)j * vStride + e / group * hd, acc + e * hd, hd);
+            }
+            float* state = chunkStates + (nint)(c - firstChunk) * (states is null ? chunkState : s.Heads * (hd + 2));
             for (int e = 0; e < queries; e++)
-                OnlineSoftmaxRow(level, scores + e * BlockK, bk, bk, rowMax + e, rowSum + e, acc + e * hd, hd);
-            j = 0;
-            for (; j + 4 <= bk; j += 4)
-                for (int e = 0; e < queries; e++)
-                    AttentionBlocks.Axpy4(level, scores + e * BlockK + j, values + (nint)j * vStride + e / group * hd, vStride, acc + e * hd, hd);
-            for (; j < bk; j++)
-                for (int e = 0; e < queries; e++)
-                    AttentionBlocks.Axpy(level, scores[e * BlockK + j], values + (nint)j * vStride + e / group * hd, acc + e * hd, hd);
+            {
+                float* headState = state + (nint)e * (hd + 2);
+                headState[0] = rowMax[e];
+                headState[1] = rowSum[e];
+                new Span<float>(acc + e * hd, hd).CopyTo(new Span<float>(headState + 2, hd));
+            }
         }
-
-        float* outRow = output + (nint)r * s.QDim + g0 * group * hd;
-        for (int e = 0; e < queries; e++)
-            AttentionBlocks.Scale(level, acc + e * hd, outRow + e * hd, hd, 1f / rowSum[e]);
+        if (states is null) MergeChunks(level, chunkStates, allChunks, queries, hd, output + (nint)r * s.QDim + g0 * group * hd);
     }
 
     /// <summary>
@@ -284,8 +349,11 @@ public static unsafe partial class Attention
         public int KvDim => KvHeads * HeadDim;
     }
 
-    /// <summary>One work item: rows [Row, Row + RowCount) of one slot against kv heads [KvHead, KvHead + KvHeadCount).</summary>
-    readonly record struct CacheItem(int Row, int RowCount, int KvHead, int KvHeadCount, bool Decode);
+    /// <summary>
+    /// One work item: rows [Row, Row + RowCount) of one slot against kv heads [KvHead, KvHead + KvHeadCount); or, for a
+    /// decode row split by key range, its key chunks [FirstChunk, FirstChunk + ChunkCount) with their states at StateChunk.
+    /// </summary>
+    readonly record struct CacheItem(int Row, int RowCount, int KvHead, int KvHeadCount, bool Decode, int FirstChunk = 0, int ChunkCount = 0, int StateChunk = -1);
 
     /// <summary>
     /// How a CachedForward call is split over threads. Runs of consecutive rows sharing a slot are the unit.
@@ -293,9 +361,9 @@ public static unsafe partial class Attention
     /// every thread busy (each piece re-packs Kᵀ). Decode runs become (run, range of kv heads) items, ranges cut
     /// only as far as needed for the threads, so each item streams whole stretches of cache rows.
     /// </summary>
-    readonly record struct CachePlan(CacheItem[] Items, int Count)
+    readonly record struct CachePlan(CacheItem[] Items, int Count, int SplitChunks)
     {
-        public static CachePlan Create(ReadOnlySpan<int> slots, int group, int kvHeads)
+        public static CachePlan Create(ReadOnlySpan<int> slots, ReadOnlySpan<int> positions, int group, int kvHeads)
         {
             int rows = slots.Length, threads = KernelThreads.Count;
             int decodeRuns = 0, prefillRows = 0;
@@ -310,11 +378,27 @@ public static unsafe partial class Attention
             int prefillPieceRows = Math.Max(rowsPerBlock, CeilDiv(prefillRows, Math.Max(1, CeilDiv(2 * threads, kvHeads))));
             prefillPieceRows = CeilDiv(prefillPieceRows, rowsPerBlock) * rowsPerBlock;
 
-            var items = ArrayPool<CacheItem>.Shared.Rent(rows * kvHeads);
-            int count = 0;
+            // Fewer decode rows than threads and nothing else to do (batch 1): a lone row's key chunks are shared out
+            // instead of its kv heads, so each thread streams one contiguous stretch of whole cache rows (two threads
+            // reading alternate halves of every row measured about a third of the rate).
+            int keySplits = prefillRows == 0 && decodeRuns < threads ? CeilDiv(threads, decodeRuns) : 1;
+
+            var items = ArrayPool<CacheItem>.Shared.Rent(rows * Math.Max(kvHeads, keySplits));
+            int count = 0, splitChunks = 0;
             for (int r0 = 0, r1; r0 < rows; r0 = r1)
             {
                 for (r1 = r0 + 1; r1 < rows && slots[r1] == slots[r0]; r1++) { }
+                int chunks = KeyChunks(positions[r0]), parts = Math.Min(keySplits, chunks);
+                if (r1 - r0 == 1 && parts > 1)
+                {
+                    for (int p = 0; p < parts; p++)
+                    {
+                        int from = chunks * p / parts, to = chunks * (p + 1) / parts;
+                        items[count++] = new CacheItem(r0, 1, 0, kvHeads, true, from, to - from, splitChunks + from);
+                    }
+                    splitChunks += chunks;
+                    continue;
+                }
                 if ((r1 - r0) * group < PackedScoresMinQueries)
                 {
                     for (int g = 0; g < kvHeads; g += headsPerDecodeItem)
@@ -328,7 +412,7 @@ public static unsafe partial class Attention
                     for (int g = 0; g < kvHeads; g++) items[count++] = new CacheItem(start, end - start, g, 1, false);
                 }
             }
-            return new CachePlan(items, count);
+            return new CachePlan(items, count, splitChunks);
         }
 
         static int CeilDiv(int a, int b) => (a + b - 1) / b;

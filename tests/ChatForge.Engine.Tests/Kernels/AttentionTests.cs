@@ -264,6 +264,60 @@ public class AttentionTests
     }
 
     [Fact]
+    public void Long_decode_rows_match_the_reference_whether_or_not_their_key_chunks_are_shared_out()
+    {
+        // Past 256 keys decode keeps one softmax state per chunk of keys and merges them; a lone row (batch 1) has
+        // its chunks shared out between the threads. Either way the result is the same, bit for bit.
+        const int heads = 4, kvHeads = 2, hd = 16, maxT = 800, slotCount = 3;
+        int qDim = heads * hd, kvDim = kvHeads * hd, qkvDim = qDim + 2 * kvDim;
+        int[] slots = [2, 0, 1];
+        int[] lengths = [700, 513, 256];
+        var kCache = Random(slotCount * maxT * kvDim, seed: 61, amplitude: 2f);
+        var vCache = Random(slotCount * maxT * kvDim, seed: 62);
+        var q = Random(slots.Length * qDim, seed: 63, amplitude: 2f);
+        var positions = lengths.Select(l => l - 1).ToArray();
+        int saved = KernelThreads.Count;
+        try
+        {
+            foreach (var level in AllLevels)
+            {
+                float[]? first = null;
+                foreach (int threads in new[] { 1, 2, 3, 5 })
+                {
+                    KernelThreads.Count = threads;
+                    var batched = new float[slots.Length * qDim];
+                    Attention.CachedForward(q, slots, positions, kCache, vCache, maxT, batched, heads, kvHeads, hd, level);
+                    first ??= batched;
+                    Assert.Equal(first, batched);
+                    for (int r = 0; r < slots.Length; r++)
+                    {
+                        var alone = new float[qDim];
+                        Attention.CachedForward(q.AsSpan(r * qDim, qDim), slots.AsSpan(r, 1), positions.AsSpan(r, 1), kCache, vCache, maxT, alone, heads, kvHeads, hd, level);
+                        Assert.Equal(batched.AsSpan(r * qDim, qDim).ToArray(), alone);
+                    }
+                }
+                for (int r = 0; r < slots.Length; r++)
+                {
+                    int len = lengths[r];
+                    var qkv = new float[len * qkvDim];
+                    for (int i = 0; i < len; i++)
+                    {
+                        kCache.AsSpan((slots[r] * maxT + i) * kvDim, kvDim).CopyTo(qkv.AsSpan(i * qkvDim + qDim));
+                        vCache.AsSpan((slots[r] * maxT + i) * kvDim, kvDim).CopyTo(qkv.AsSpan(i * qkvDim + qDim + kvDim));
+                    }
+                    q.AsSpan(r * qDim, qDim).CopyTo(qkv.AsSpan((len - 1) * qkvDim));
+                    var (expected, _) = AttentionReference.Forward(qkv, 1, len, heads, kvHeads, hd);
+                    AssertClose(expected.AsSpan((len - 1) * qDim, qDim), first!.AsSpan(r * qDim, qDim), 2e-5, 1e-4, $"row {r} ({len} keys) at {level}");
+                }
+            }
+        }
+        finally
+        {
+            KernelThreads.Count = saved;
+        }
+    }
+
+    [Fact]
     public void Results_do_not_depend_on_the_thread_count()
     {
         const int batch = 1, t = 150, heads = 4, kvHeads = 1, hd = 32, maxT = 160;
