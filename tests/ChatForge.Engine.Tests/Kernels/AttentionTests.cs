@@ -164,7 +164,7 @@ public class AttentionTests
     public void Batched_decode_equals_each_sequence_alone_and_the_reference(int heads, int kvHeads, int hd)
     {
         const int maxT = 160, slotCount = 4;
-        int qDim = heads * hd, kvDim = kvHeads * hd, qkvDim = qDim + 2 * kvDim;
+        int qDim = heads * hd, kvDim = kvHeads * hd;
         int[] slots = [0, 3, 1];
         int[] lengths = [5, 70, 131];
         var kCache = Random(slotCount * maxT * kvDim, seed: 31, amplitude: 2f);
@@ -181,17 +181,8 @@ public class AttentionTests
                 Attention.CachedForward(q.AsSpan(r * qDim, qDim), slots.AsSpan(r, 1), positions.AsSpan(r, 1), kCache, vCache, maxT, alone, heads, kvHeads, hd, level);
                 Assert.Equal(alone, batched.AsSpan(r * qDim, qDim).ToArray());
 
-                // Reference: the sequence as a qkv block whose last row carries this query.
-                int len = lengths[r];
-                var qkv = new float[len * qkvDim];
-                for (int i = 0; i < len; i++)
-                {
-                    kCache.AsSpan((slots[r] * maxT + i) * kvDim, kvDim).CopyTo(qkv.AsSpan(i * qkvDim + qDim));
-                    vCache.AsSpan((slots[r] * maxT + i) * kvDim, kvDim).CopyTo(qkv.AsSpan(i * qkvDim + qDim + kvDim));
-                }
-                q.AsSpan(r * qDim, qDim).CopyTo(qkv.AsSpan((len - 1) * qkvDim));
-                var (expected, _) = AttentionReference.Forward(qkv, 1, len, heads, kvHeads, hd);
-                AssertClose(expected.AsSpan((len - 1) * qDim, qDim), alone, 2e-5, 1e-4, $"decode row {r} at {level}");
+                var expected = DecodeReference(kCache, vCache, maxT, slots[r], lengths[r], q.AsSpan(r * qDim, qDim), heads, kvHeads, hd);
+                AssertClose(expected, alone, 2e-5, 1e-4, $"decode row {r} at {level}");
             }
         }
     }
@@ -263,13 +254,28 @@ public class AttentionTests
         }
     }
 
+    /// <summary>The float64 reference for one decode query: the slot's first `length` cache rows as a qkv block whose last row carries the query.</summary>
+    static double[] DecodeReference(float[] kCache, float[] vCache, int maxT, int slot, int length, ReadOnlySpan<float> query, int heads, int kvHeads, int hd)
+    {
+        int qDim = heads * hd, kvDim = kvHeads * hd, qkvDim = qDim + 2 * kvDim;
+        var qkv = new float[length * qkvDim];
+        for (int i = 0; i < length; i++)
+        {
+            kCache.AsSpan((slot * maxT + i) * kvDim, kvDim).CopyTo(qkv.AsSpan(i * qkvDim + qDim));
+            vCache.AsSpan((slot * maxT + i) * kvDim, kvDim).CopyTo(qkv.AsSpan(i * qkvDim + qDim + kvDim));
+        }
+        query.CopyTo(qkv.AsSpan((length - 1) * qkvDim));
+        var (expected, _) = AttentionReference.Forward(qkv, 1, length, heads, kvHeads, hd);
+        return expected.AsSpan((length - 1) * qDim, qDim).ToArray();
+    }
+
     [Fact]
     public void Long_decode_rows_match_the_reference_whether_or_not_their_key_chunks_are_shared_out()
     {
         // Past 256 keys decode keeps one softmax state per chunk of keys and merges them; a lone row (batch 1) has
         // its chunks shared out between the threads. Either way the result is the same, bit for bit.
         const int heads = 4, kvHeads = 2, hd = 16, maxT = 800, slotCount = 3;
-        int qDim = heads * hd, kvDim = kvHeads * hd, qkvDim = qDim + 2 * kvDim;
+        int qDim = heads * hd, kvDim = kvHeads * hd;
         int[] slots = [2, 0, 1];
         int[] lengths = [700, 513, 256];
         var kCache = Random(slotCount * maxT * kvDim, seed: 61, amplitude: 2f);
@@ -298,16 +304,8 @@ public class AttentionTests
                 }
                 for (int r = 0; r < slots.Length; r++)
                 {
-                    int len = lengths[r];
-                    var qkv = new float[len * qkvDim];
-                    for (int i = 0; i < len; i++)
-                    {
-                        kCache.AsSpan((slots[r] * maxT + i) * kvDim, kvDim).CopyTo(qkv.AsSpan(i * qkvDim + qDim));
-                        vCache.AsSpan((slots[r] * maxT + i) * kvDim, kvDim).CopyTo(qkv.AsSpan(i * qkvDim + qDim + kvDim));
-                    }
-                    q.AsSpan(r * qDim, qDim).CopyTo(qkv.AsSpan((len - 1) * qkvDim));
-                    var (expected, _) = AttentionReference.Forward(qkv, 1, len, heads, kvHeads, hd);
-                    AssertClose(expected.AsSpan((len - 1) * qDim, qDim), first!.AsSpan(r * qDim, qDim), 2e-5, 1e-4, $"row {r} ({len} keys) at {level}");
+                    var expected = DecodeReference(kCache, vCache, maxT, slots[r], lengths[r], q.AsSpan(r * qDim, qDim), heads, kvHeads, hd);
+                    AssertClose(expected, first!.AsSpan(r * qDim, qDim), 2e-5, 1e-4, $"row {r} ({lengths[r]} keys) at {level}");
                 }
             }
         }
