@@ -249,7 +249,8 @@ public static unsafe partial class Attention
         float* rowMax = acc + queries * hd;
         float* rowSum = rowMax + queries;
         float* kWide = rowSum + queries, vWide = kWide + BlockK * cols;
-        float* chunkStates = states != null ? states : vWide + (kv.IsBf16 ? BlockK * cols : 0);
+        // After the widening scratch of a bf16 cache; a float cache has none, so the states start where it would.
+        float* chunkStates = states != null ? states : kv.IsBf16 ? vWide + BlockK * cols : kWide;
 
         // Query e is head g0·group + e; kv head g0 + e / group.
         float* qRow = q + (nint)r * s.QDim + g0 * group * hd;
