@@ -1,7 +1,5 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace ChatForge.Engine.Kernels;
 
@@ -304,8 +302,6 @@ public static unsafe partial class Attention
     /// </summary>
     readonly struct KvView(nint k, nint v, bool bf16)
     {
-        const int PrefetchBytes = 4096;
-
         public bool IsBf16 { get; } = bf16;
 
         public float* Keys(nint at, int rows, int cols, int kvDim, float* scratch, out int stride) => View(k, at, rows, cols, kvDim, scratch, out stride);
@@ -319,27 +315,10 @@ public static unsafe partial class Attention
                 return (float*)cache + at;
             }
             ushort* source = (ushort*)cache + at;
-            for (int j = 0; j < rows; j++) Widen(source + (nint)j * kvDim, scratch + (nint)j * cols, cols);
+            for (int j = 0; j < rows; j++)
+                Bf16.ToFloat(new ReadOnlySpan<ushort>(source + (nint)j * kvDim, cols), new Span<float>(scratch + (nint)j * cols, cols));
             stride = cols;
             return scratch;
-        }
-
-        /// <summary>
-        /// bf16 → float32, exact. Decode reads the whole cache every step from memory, and one thread's sequential read
-        /// is latency-bound here (~6 GB/s, ~9 GB/s prefetching 4 KiB ahead), so this loop prefetches ahead in the cache.
-        /// </summary>
-        static void Widen(ushort* source, float* destination, int count)
-        {
-            int i = 0;
-            if (Vector256.IsHardwareAccelerated)
-                for (; i <= count - 16; i += 16)
-                {
-                    if ((i & 31) == 0 && Sse.IsSupported) Sse.Prefetch0((byte*)(source + i) + PrefetchBytes);
-                    var (lower, upper) = Vector256.Widen(Vector256.Load(source + i));
-                    Vector256.ShiftLeft(lower, 16).AsSingle().Store(destination + i);
-                    Vector256.ShiftLeft(upper, 16).AsSingle().Store(destination + i + 8);
-                }
-            for (; i < count; i++) destination[i] = Bf16.ToFloat(source[i]);
         }
     }
 

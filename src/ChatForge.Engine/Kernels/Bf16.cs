@@ -1,10 +1,11 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ChatForge.Engine.Kernels;
 
 /// <summary>bfloat16 stored as ushort: the top 16 bits of an IEEE float32.</summary>
-public static class Bf16
+public static unsafe class Bf16
 {
     /// <summary>Round to nearest even; NaN stays NaN (quiet), infinities stay infinite.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -31,16 +32,21 @@ public static class Bf16
         int i = 0;
         if (Simd.Level >= SimdLevel.Vector256)
         {
-            // Widening is exact, so the vector body and the scalar tail agree bit for bit (the bf16 KV cache reads through here).
-            ref ushort src = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(source);
-            ref float dst = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(destination);
-            for (; i <= source.Length - 16; i += 16)
-            {
-                var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref src, (nuint)i));
-                Vector256.ShiftLeft(lower, 16).AsSingle().StoreUnsafe(ref dst, (nuint)i);
-                Vector256.ShiftLeft(upper, 16).AsSingle().StoreUnsafe(ref dst, (nuint)i + 8);
-            }
+            // Widening is exact, so the vector body and the scalar tail agree bit for bit (the bf16 KV cache reads through
+            // here). Its callers stream from memory (the whole KV cache every decode step, checkpoint and GGUF tensors), and
+            // one thread's sequential read is latency-bound here (~6 GB/s, ~9 GB/s prefetching 4 KiB ahead).
+            fixed (ushort* src = source)
+            fixed (float* dst = destination)
+                for (; i <= source.Length - 16; i += 16)
+                {
+                    if ((i & 31) == 0 && Sse.IsSupported) Sse.Prefetch0((byte*)(src + i) + PrefetchBytes);
+                    var (lower, upper) = Vector256.Widen(Vector256.Load(src + i));
+                    Vector256.ShiftLeft(lower, 16).AsSingle().Store(dst + i);
+                    Vector256.ShiftLeft(upper, 16).AsSingle().Store(dst + i + 8);
+                }
         }
         for (; i < source.Length; i++) destination[i] = ToFloat(source[i]);
     }
+
+    const int PrefetchBytes = 4096;
 }
