@@ -67,9 +67,10 @@ public static class Fixtures
 
     /// <summary>
     /// A synthetic knowledge domain large enough that some facts are held out: 300 words made of CJK ideographs with
-    /// made-up glosses, 40 countries, 30 poems, and antonym pairs.
+    /// made-up glosses (HSK levels 1–6 in turn), 60 English lemmas, 40 countries, 30 four-clause poems and 5 eight-clause
+    /// ones, and antonym pairs; <paramref name="domain"/> sizes the task domain as in a real build.
     /// </summary>
-    public static Knowledge SyntheticKnowledge()
+    public static Knowledge SyntheticKnowledge(DomainSize? domain = null)
     {
         var cedict = new List<CedictEntry>();
         var hsk = new Dictionary<string, int>();
@@ -111,6 +112,11 @@ public static class Fixtures
             string C(int k) => new(Enumerable.Range(0, 5).Select(j => (char)(0x8000 + i * 40 + k * 5 + j)).ToArray());
             poems.Add(new Poem("唐诗三百首", $"题{(char)(0x9000 + i)}", $"诗人{(char)(0x9100 + i % 7)}", [$"{C(0)}，{C(1)}。", $"{C(2)}，{C(3)}。"]));
         }
-        return Knowledge.Build(T2S(), cedict, hsk, synsets, senses, countries, poems);
+        for (int i = 0; i < 5; i++)
+        {
+            string C(int k) => new(Enumerable.Range(0, 5).Select(j => (char)(0x8600 + i * 40 + k * 5 + j)).ToArray());
+            poems.Add(new Poem("唐诗三百首", $"律{(char)(0x9200 + i)}", $"诗人{(char)(0x9100 + i % 7)}", [$"{C(0)}，{C(1)}。", $"{C(2)}，{C(3)}。", $"{C(4)}，{C(5)}。", $"{C(6)}，{C(7)}。"]));
+        }
+        return Knowledge.Build(T2S(), cedict, hsk, synsets, senses, countries, poems, domain);
     }
 }

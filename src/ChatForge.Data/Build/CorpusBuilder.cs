@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using ChatForge.Data.Dialogues;
 using ChatForge.Data.Parsers;
 using ChatForge.Data.Sources;
 using ChatForge.Data.Text;
@@ -74,16 +75,18 @@ public sealed partial class CorpusBuilder(DataPaths paths, Knowledge knowledge, 
     }
 
     /// <summary>How many times <see cref="FactDocs"/> repeats each fact (see there).</summary>
-    public const int FactRepeats = 40;
+    public const int FactRepeats = 250;
 
     /// <summary>
-    /// The facts the chat tasks ask about, as short lines repeated <see cref="FactRepeats"/> times: each HSK word with its
-    /// reading and CEDICT glosses (and the first gloss back to the word, for English → Chinese), the 3,000 English words'
-    /// definitions and antonyms, the Chinese antonym pairs, every country's capital in both languages, and the 300 Tang
-    /// poems. In the rest of the corpus each of them is one line among 52 MB, seen about once in pretraining, and a small
-    /// model does not keep a fact it saw once; repeated, it can (real pretraining up-weights reference text the same way).
-    /// Every repetition shuffles the lines into different blocks, so no block is an exact duplicate (those are dropped).
-    /// Words kept out of the corpus for the "I don't know" evaluation are not among the HSK words, so they stay absent.
+    /// The facts the chat tasks ask about (<see cref="DomainSize"/>), as short lines repeated <see cref="FactRepeats"/>
+    /// times: each HSK word with its reading and CEDICT glosses (and the first gloss back to the word, for English →
+    /// Chinese), the English words' definitions and antonyms, the Chinese antonym pairs, every country's capital in both
+    /// languages, the poems of the poem tasks and the arithmetic table. In the rest of the corpus each of them is one line
+    /// among 52 MB, seen about once in pretraining, and a small model does not keep a fact it saw once; repeated, it can
+    /// (real pretraining up-weights reference text the same way). At 250 repetitions the facts are about half of the
+    /// corpus, so the default recipe's pretraining sees each one about a hundred times. Every repetition shuffles the lines
+    /// into different blocks, so no block is an exact duplicate (those are dropped). Words kept out of the corpus for the
+    /// "I don't know" evaluation are not HSK words, so they stay absent.
     /// </summary>
     public IEnumerable<Document> FactDocs()
     {
@@ -101,7 +104,9 @@ public sealed partial class CorpusBuilder(DataPaths paths, Knowledge knowledge, 
         }
         foreach (var (word, opposites) in knowledge.ZhAntonyms) units.Add($"“{word}”的反义词是“{string.Join("”、“", opposites)}”。");
         units.AddRange(CountryDocs().SelectMany(d => d.Text.Split('\n')));
-        units.AddRange(Poems(knowledge.Tang300, "唐").Select(d => d.Text));
+        units.AddRange(Poems(knowledge.PoemDomain, "唐").Select(d => d.Text));
+        foreach (var problem in FactGenerator.ArithmeticProblems(knowledge.Domain))
+            units.AddRange(new[] { "zh", "en" }.Select(problem.Line));
         for (int r = 0; r < FactRepeats; r++)
         {
             string salt = $"facts-{r}";

@@ -19,6 +19,7 @@ public static class DataBuild
                 zhAntonymWords = knowledge.ZhAntonyms.Count, countries = knowledge.Countries.Count,
                 countriesWithCapital = knowledge.Countries.Count(c => c.Capitals.Count > 0),
                 capitalsInChinese = knowledge.Countries.Count(c => c.CapitalZh is not null), tang300 = knowledge.Tang300.Count,
+                poemTaskPoems = knowledge.PoemDomain.Count, size = knowledge.Domain,
                 absentWords = knowledge.AbsentWords.Count,
             },
         };

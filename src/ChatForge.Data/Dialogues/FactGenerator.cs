@@ -7,8 +7,6 @@ namespace ChatForge.Data.Dialogues;
 /// <summary>Turns the knowledge domain into question/answer facts for every single-turn task, in both languages.</summary>
 public static class FactGenerator
 {
-    public const int ArithmeticPerLanguage = 3000;
-
     public static List<Fact> All(Knowledge k)
     {
         var facts = new List<Fact>();
@@ -16,9 +14,9 @@ public static class FactGenerator
         facts.AddRange(EnglishWords(k));
         facts.AddRange(Antonyms(k));
         facts.AddRange(CountryFacts(k));
-        facts.AddRange(PoemFacts(k.Tang300));
-        facts.AddRange(Arithmetic("zh"));
-        facts.AddRange(Arithmetic("en"));
+        facts.AddRange(PoemFacts(k.PoemDomain));
+        facts.AddRange(Arithmetic("zh", k.Domain));
+        facts.AddRange(Arithmetic("en", k.Domain));
         return facts;
     }
 
@@ -158,23 +156,48 @@ public static class FactGenerator
         }
     }
 
-    static IEnumerable<Fact> Arithmetic(string lang)
+    /// <summary>
+    /// Every problem of the domain once: a ± b for whole numbers up to <see cref="DomainSize.ArithmeticMax"/> (no negative
+    /// results), a × b and (a·b) ÷ b within the times tables. A small model learns such a table (the corpus holds it,
+    /// <see cref="ArithmeticProblem.Line"/>); long arithmetic it cannot.
+    /// </summary>
+    public static IEnumerable<ArithmeticProblem> ArithmeticProblems(DomainSize d)
     {
-        for (int i = 0; i < ArithmeticPerLanguage; i++)
-        {
-            var rng = new StableRandom($"arith:{lang}:{i}");
-            int op = rng.Next(4), a, b, r;
-            switch (op)
+        for (int a = 0; a <= d.ArithmeticMax; a++)
+            for (int b = 0; b <= d.ArithmeticMax; b++)
             {
-                case 0: a = rng.Next(0, 1000); b = rng.Next(0, 1000); r = a + b; break;
-                case 1: a = rng.Next(0, 1000); b = rng.Next(0, a + 1); r = a - b; break;
-                case 2: a = rng.Next(0, 100); b = rng.Next(0, 20); r = a * b; break;
-                default: b = rng.Next(1, 20); r = rng.Next(0, 50); a = b * r; break;
+                yield return new ArithmeticProblem(0, a, b, a + b);
+                if (b <= a) yield return new ArithmeticProblem(1, a, b, a - b);
             }
-            string sym = "+-×÷"[op].ToString(), zh = new[] { "加", "减", "乘以", "除以" }[op], en = new[] { "plus", "minus", "times", "divided by" }[op];
+        for (int a = 1; a <= d.TimesTableMax; a++)
+            for (int b = 1; b <= d.TimesTableMax; b++)
+            {
+                yield return new ArithmeticProblem(2, a, b, a * b);
+                yield return new ArithmeticProblem(3, a * b, b, a);
+            }
+    }
+
+    static IEnumerable<Fact> Arithmetic(string lang, DomainSize d)
+    {
+        foreach (var p in ArithmeticProblems(d))
+        {
+            string key = $"arith:{p.Expression}";
+            var rng = new StableRandom($"arith:{lang}:{p.Expression}");
             int delta = rng.Next(2) == 0 ? (rng.Next(2) == 0 ? 1 : -1) : (rng.Next(2) == 0 ? 10 : -10);
-            var q = D(("a", a.ToString()), ("b", b.ToString()), ("expr", $"{a} {sym} {b}"), ("opzh", zh), ("open", en));
-            yield return F("arithmetic", lang, $"arith:{lang}:{i}", i.ToString(), q, D(("answer", r.ToString())), "answer", [r.ToString()], D(("answer", (r + delta).ToString())));
+            var q = D(("a", p.A.ToString()), ("b", p.B.ToString()), ("expr", p.Expression), ("opzh", p.OpZh), ("open", p.OpEn));
+            yield return F("arithmetic", lang, key, p.Expression, q, D(("answer", p.Result.ToString())), "answer", [p.Result.ToString()],
+                D(("answer", (p.Result + delta < 0 ? p.Result - delta : p.Result + delta).ToString())));
         }
     }
+}
+
+/// <summary>One arithmetic problem: op 0–3 is +, −, ×, ÷.</summary>
+public readonly record struct ArithmeticProblem(int Op, int A, int B, int Result)
+{
+    public string Symbol => "+-×÷"[Op].ToString();
+    public string OpZh => new[] { "加", "减", "乘以", "除以" }[Op];
+    public string OpEn => new[] { "plus", "minus", "times", "divided by" }[Op];
+    public string Expression => $"{A} {Symbol} {B}";
+    /// <summary>The problem as a corpus line, in one of the two languages' wordings.</summary>
+    public string Line(string lang) => lang == "zh" ? $"{A}{OpZh}{B}等于{Result}。" : $"{Expression} = {Result}";
 }

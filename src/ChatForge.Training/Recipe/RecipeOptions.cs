@@ -23,9 +23,9 @@ public sealed record RecipeOptions
     public int Heads { get; init; } = 4;
     public int ContextLength { get; init; } = 512;
 
-    // Pretraining: 2400 × 16 × 256 ≈ 9.8M tokens (~70 min at ~2,300 tokens/s), a third of them the corpus's repeated
-    // facts (data build's "facts" source).
-    public int PretrainSteps { get; init; } = 2400;
+    // Pretraining: 3000 × 16 × 256 ≈ 12.3M tokens (~90 min at ~2,300 tokens/s), about half of them the corpus's
+    // repeated facts (data build's "facts" source), so each fact of the domain is seen about a hundred times.
+    public int PretrainSteps { get; init; } = 3000;
     public int PretrainBatch { get; init; } = 16;
     public int PretrainSeq { get; init; } = 256;
     public float PretrainLearningRate { get; init; } = 1.2e-3f;
@@ -34,7 +34,8 @@ public sealed record RecipeOptions
     public int PretrainCheckpointEvery { get; init; } = 200;
 
     // SFT
-    public int SftSteps { get; init; } = 1800;
+    // About two epochs of the ~13k dialogues (docs/pipeline.md).
+    public int SftSteps { get; init; } = 1000;
     public int SftBatch { get; init; } = 4;
     public int SftSeq { get; init; } = 512;
     public float SftLearningRate { get; init; } = 3e-4f;
