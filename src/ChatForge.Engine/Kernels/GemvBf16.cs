@@ -9,7 +9,8 @@ namespace ChatForge.Engine.Kernels;
 /// Each panel is one sequential stream: per input pair one load gives 16 rows' weights for two inputs, widened
 /// with a shift and a mask, then every x row broadcasts its two inputs into one accumulator per row — the weights are
 /// widened once for all rows and nothing is summed horizontally, so 8 rows cost about 8 FMAs per weight, not 8 dot
-/// products. Rows are taken 8, 4 or 1 at a time (a 5-row batch runs the 8-row kernel with 3 rows repeated and dropped).
+/// products. Rows are taken 8 (AVX-512), 4 or 1 at a time (a 5-row batch runs the 8-row kernel with 3 rows repeated and
+/// dropped; on AVX2 it runs the 4-row kernel, then the 1-row one).
 /// Panels are split over the threads.
 /// </summary>
 internal static unsafe class GemvBf16
@@ -67,20 +68,23 @@ internal static unsafe class GemvBf16
                     int col0 = panel * W, cols = Math.Min(W, N - col0);
                     for (int i = 0; i < M;)
                     {
-                        int rows = M - i >= 5 ? Math.Min(8, M - i) : M - i >= 2 ? M - i : 1;
+                        int rows = M - i >= 5 && Level == SimdLevel.Vector512 ? Math.Min(8, M - i) : M - i >= 2 ? Math.Min(4, M - i) : 1;
                         float* x0 = X + (nint)i * K + k0;
                         // Rows past the batch repeat row i: computed, never stored.
                         float* Row(int r) => r < rows ? x0 + (nint)r * K : x0;
                         if (Level == SimdLevel.Scalar) RowsScalar(x0, K, rows, wp, kLen, tile);
-                        else if (rows > 4)
-                        {
-                            if (Level == SimdLevel.Vector512) Rows8x512(Row(0), Row(1), Row(2), Row(3), Row(4), Row(5), Row(6), Row(7), wp, kLen, tile, ahead);
-                            else Rows8x256(Row(0), Row(1), Row(2), Row(3), Row(4), Row(5), Row(6), Row(7), wp, kLen, tile, (nint)PanelStride * sizeof(ushort));
-                        }
+                        else if (rows > 4) Rows8x512(Row(0), Row(1), Row(2), Row(3), Row(4), Row(5), Row(6), Row(7), wp, kLen, tile, ahead);
                         else if (rows > 1)
                         {
                             if (Level == SimdLevel.Vector512) Rows4x512(Row(0), Row(1), Row(2), Row(3), wp, kLen, tile, ahead);
-                            else Rows4x256(Row(0), Row(1), Row(2), Row(3), wp, kLen, tile, ahead);
+                            else if (M <= 4) Rows4x256(Row(0), Row(1), Row(2), Row(3), wp, kLen, tile, (byte*)wp + ahead, 64);
+                            else
+                            {
+                                // Rows 0–3 read the panel from memory, rows 4–7 again from cache: memory would idle during the
+                                // second pass, so each pass prefetches half of the next panel, half a line per step.
+                                byte* nextPanel = (byte*)(wp + PanelStride);
+                                Rows4x256(Row(0), Row(1), Row(2), Row(3), wp, kLen, tile, nextPanel + (i == 0 ? 0 : (nint)(kLen / 2) * 32), 32);
+                            }
                         }
                         else if (Level == SimdLevel.Vector512) Row1x512(x0, wp, kLen, tile, ahead);
                         else Row1x256(x0, wp, kLen, tile, ahead);
@@ -110,63 +114,20 @@ internal static unsafe class GemvBf16
     // weights (u << 16) and x[2q+1] by the odd ones (u & 0xFFFF0000); an odd k leaves a last pair with only an even input.
 
     /// <summary>
-    /// Eight rows on AVX2: 8 accumulators per half panel (both halves at once would need 16 registers for sums alone), so
-    /// the panel is read twice, the second time from cache. Memory would sit idle during that second pass; instead both
-    /// passes prefetch the next panel (<paramref name="nextPanel"/> bytes on), half a cache line per step, so its lines
-    /// arrive at an even rate while this one is multiplied.
+    /// Two to four rows on AVX2: both half panels at once, 8 accumulators (five to eight rows take it twice: on this machine
+    /// that measured faster than one pass of eight rows over half panels, docs/benchmarks.md). Prefetches one line at
+    /// <paramref name="prefetch"/> per step, moving on <paramref name="prefetchStep"/> bytes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
-    static void Rows8x256(float* x0, float* x1, float* x2, float* x3, float* x4, float* x5, float* x6, float* x7, ushort* wp, int k, float* tile, nint nextPanel)
-    {
-        var high = Vector256.Create(0xFFFF0000u);
-        int pairs = k / 2;
-        for (int h = 0; h < 2; h++)
-        {
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-            uint* u = (uint*)wp + h * 8;
-            byte* prefetch = (byte*)wp + nextPanel + (nint)h * pairs * (W * sizeof(uint) / 2);
-            for (int q = 0; q < pairs; q++, u += W, prefetch += W * sizeof(uint) / 2)
-            {
-                if (Sse.IsSupported) Sse.Prefetch0(prefetch);
-                var raw = Vector256.Load(u);
-                var we = Vector256.ShiftLeft(raw, 16).AsSingle();
-                var wo = (raw & high).AsSingle();
-                int p = 2 * q;
-                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(x0[p + 1]), wo, Vector256.FusedMultiplyAdd(Vector256.Create(x0[p]), we, a0));
-                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(x1[p + 1]), wo, Vector256.FusedMultiplyAdd(Vector256.Create(x1[p]), we, a1));
-                a2 = Vector256.FusedMultiplyAdd(Vector256.Create(x2[p + 1]), wo, Vector256.FusedMultiplyAdd(Vector256.Create(x2[p]), we, a2));
-                a3 = Vector256.FusedMultiplyAdd(Vector256.Create(x3[p + 1]), wo, Vector256.FusedMultiplyAdd(Vector256.Create(x3[p]), we, a3));
-                a4 = Vector256.FusedMultiplyAdd(Vector256.Create(x4[p + 1]), wo, Vector256.FusedMultiplyAdd(Vector256.Create(x4[p]), we, a4));
-                a5 = Vector256.FusedMultiplyAdd(Vector256.Create(x5[p + 1]), wo, Vector256.FusedMultiplyAdd(Vector256.Create(x5[p]), we, a5));
-                a6 = Vector256.FusedMultiplyAdd(Vector256.Create(x6[p + 1]), wo, Vector256.FusedMultiplyAdd(Vector256.Create(x6[p]), we, a6));
-                a7 = Vector256.FusedMultiplyAdd(Vector256.Create(x7[p + 1]), wo, Vector256.FusedMultiplyAdd(Vector256.Create(x7[p]), we, a7));
-            }
-            if ((k & 1) != 0)
-            {
-                var we = Vector256.ShiftLeft(Vector256.Load(u), 16).AsSingle();
-                int p = k - 1;
-                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(x0[p]), we, a0); a1 = Vector256.FusedMultiplyAdd(Vector256.Create(x1[p]), we, a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.Create(x2[p]), we, a2); a3 = Vector256.FusedMultiplyAdd(Vector256.Create(x3[p]), we, a3);
-                a4 = Vector256.FusedMultiplyAdd(Vector256.Create(x4[p]), we, a4); a5 = Vector256.FusedMultiplyAdd(Vector256.Create(x5[p]), we, a5);
-                a6 = Vector256.FusedMultiplyAdd(Vector256.Create(x6[p]), we, a6); a7 = Vector256.FusedMultiplyAdd(Vector256.Create(x7[p]), we, a7);
-            }
-            float* t = tile + h * 8;
-            a0.Store(t); a1.Store(t + W); a2.Store(t + 2 * W); a3.Store(t + 3 * W);
-            a4.Store(t + 4 * W); a5.Store(t + 5 * W); a6.Store(t + 6 * W); a7.Store(t + 7 * W);
-        }
-    }
-
-    /// <summary>Two to four rows on AVX2: both half panels at once, 8 accumulators.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
-    static void Rows4x256(float* x0, float* x1, float* x2, float* x3, ushort* wp, int k, float* tile, nint ahead)
+    static void Rows4x256(float* x0, float* x1, float* x2, float* x3, ushort* wp, int k, float* tile, byte* prefetch, int prefetchStep)
     {
         var high = Vector256.Create(0xFFFF0000u);
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
         int pairs = k / 2;
         uint* u = (uint*)wp;
-        for (int q = 0; q < pairs; q++, u += W)
+        for (int q = 0; q < pairs; q++, u += W, prefetch += prefetchStep)
         {
-            if (Sse.IsSupported) Sse.Prefetch0((byte*)u + ahead);
+            if (Sse.IsSupported) Sse.Prefetch0(prefetch);
             var lo = Vector256.Load(u);
             var hi = Vector256.Load(u + 8);
             var we = Vector256.ShiftLeft(lo, 16).AsSingle();
