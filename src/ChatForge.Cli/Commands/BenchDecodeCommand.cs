@@ -31,9 +31,11 @@ public sealed class BenchDecodeCommand : ICliCommand
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: every core).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var reference = new Option<bool>("--reference") { Description = "Also run the PyTorch CPU reference (bench/reference/torch_bench.py, config b) in this run and report our/reference ratios." };
         var python = new Option<string>("--python") { Description = "Python with torch for --reference.", DefaultValueFactory = _ => ReferenceScript.DefaultPython };
+        var versusBatch = new Option<int>("--versus-batch") { Description = "Also decode at this batch size, alternating with --batch for --rounds rounds, and report the median of the paired tokens/s ratios (single runs move ±20% on a shared machine)." };
+        var rounds = new Option<int>("--rounds") { Description = "Rounds for --versus-batch.", DefaultValueFactory = _ => 5 };
         var command = new Command("decode", "KV-cache prefill and decode tokens/s against the memory-bandwidth bound (one JSON object).")
         {
-            config, modelPath, batch, weights, promptTokens, newTokens, kv, threads, reference, python,
+            config, modelPath, batch, weights, promptTokens, newTokens, kv, threads, reference, python, versusBatch, rounds,
         };
         command.SetAction(parse =>
         {
@@ -69,8 +71,26 @@ public sealed class BenchDecodeCommand : ICliCommand
                 "auto" => null, "bf16" => true, "f32" => false,
                 var other => throw new ArgumentException($"--kv: unknown cache format '{other}' (expected auto, bf16 or f32)."),
             };
-            var result = Run(configName, new InferenceModel(parameters, format, blocks), kvBf16, b, prompt, generate);
+            var model = new InferenceModel(parameters, format, blocks);
+            var result = Run(configName, model, kvBf16, b, prompt, generate);
             if (path is not null) result["model"] = Path.GetFullPath(path);
+            if (parse.GetValue(versusBatch) is > 0 and var versus)
+            {
+                int roundCount = parse.GetValue(rounds);
+                if (roundCount <= 0) throw new ArgumentException($"--rounds must be positive, got {roundCount}.");
+                var ratios = new List<double>();
+                var perRound = new List<object>();
+                for (int r = 0; r < roundCount; r++)
+                {
+                    double ours = Convert.ToDouble(Run(configName, model, kvBf16, b, prompt, generate)["decode_tokens_per_s"]);
+                    double other = Convert.ToDouble(Run(configName, model, kvBf16, versus, prompt, generate)["decode_tokens_per_s"]);
+                    ratios.Add(ours / other);
+                    perRound.Add(new Dictionary<string, double> { [$"batch_{b}"] = ours, [$"batch_{versus}"] = other, ["ratio"] = Math.Round(ours / other, 2) });
+                }
+                result["versus_batch"] = versus;
+                result["versus_rounds"] = perRound;
+                result["median_ratio_versus_batch"] = Math.Round(BenchStats.Median(ratios), 2);
+            }
             if (parse.GetValue(reference))
             {
                 if (configName != "b") throw new ArgumentException("--reference measures config b only.");
@@ -105,7 +125,7 @@ public sealed class BenchDecodeCommand : ICliCommand
         for (int round = 0; round < 3; round++)
         {
             Prefill(model, cache, slots, prompts, Math.Min(prompt, 32), logits);
-            Decode(model, cache, slots, Math.Min(prompt, 32), 8, logits, config.VocabSize);
+            Decode(model, cache, slots, Math.Min(prompt, 32), Math.Min(generate, 8), logits, config.VocabSize);
         }
 
         // Best of two rounds (as the PyTorch reference does): other processes on the machine only ever slow a round down.

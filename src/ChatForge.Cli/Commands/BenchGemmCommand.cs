@@ -98,7 +98,7 @@ public sealed class BenchGemmCommand : ICliCommand
             {
                 ["name"] = name, ["m"] = m, ["n"] = n, ["k"] = k,
                 ["best_gflops"] = Round(flops / seconds.Min() / 1e9),
-                ["median_gflops"] = Round(flops / Median(seconds) / 1e9),
+                ["median_gflops"] = Round(flops / BenchStats.Median(seconds) / 1e9),
                 ["gflops_per_cpu_second"] = Round(flops / cpuSeconds.Min() / 1e9),
             });
         }
@@ -216,7 +216,7 @@ public sealed class BenchGemmCommand : ICliCommand
         result["reference"] = new JsonObject { ["env_as_is"] = asIs, ["openblas_hints_unset"] = unset };
         result["ratio_rounds"] = roundsJson;
         var median = new JsonObject();
-        foreach (var (name, list) in ratios) median[name] = list.Count > 0 ? Round(Median(list.ToArray()), 3) : null;
+        foreach (var (name, list) in ratios) median[name] = list.Count > 0 ? Round(BenchStats.Median(list), 3) : null;
         result["ratio_vs_best_reference"] = median;
     }
 
@@ -232,12 +232,6 @@ public sealed class BenchGemmCommand : ICliCommand
         var values = new float[length];
         for (int i = 0; i < length; i++) values[i] = (float)(rng.NextDouble() * 2 - 1);
         return values;
-    }
-
-    static double Median(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     static double Round(double value, int digits = 2) => Math.Round(value, digits);
