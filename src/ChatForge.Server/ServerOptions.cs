@@ -13,6 +13,8 @@ public sealed class ServerOptions
     public string ModelDir { get; set; } = Path.Combine("models", "default");
     /// <summary>How the local model's matmul weights are held in memory: auto (default: a .gguf ModelDir on its own blocks, else bf16), bf16, f32, int8 (per-row scales), q8_0, q4_0, q4_k, q6_k (ggml blocks; a GGUF Q8_0 or Q4_0 import is re-quantised to its exact blocks) or gguf.</summary>
     public string Weights { get; set; } = "auto";
+    /// <summary>How the local model's KV cache holds keys and values: auto (default: bf16, f32 for f32 weights), bf16, int8 (a quarter of f32's bytes: more context per sequence and faster decode at long contexts, at a small rounding error) or f32.</summary>
+    public string KvCache { get; set; } = "auto";
     /// <summary>Name the default local model is listed under in /v1/models and the UI.</summary>
     public string ModelName { get; set; } = "chatforge";
     /// <summary>Models served by OpenAI-compatible endpoints (vLLM, llama.cpp server, Ollama, another ChatForge).</summary>

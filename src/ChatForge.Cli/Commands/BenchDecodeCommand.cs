@@ -27,7 +27,7 @@ public sealed class BenchDecodeCommand : ICliCommand
         var weights = new Option<string>("--weights") { Description = "Matmul weight format: auto (gguf for a .gguf model, else bf16), bf16, f32, int8 (per-row scales), q8_0, q4_0, q4_k, q6_k (ggml blocks, quantised from fp32) or gguf (a .gguf model's own blocks).", DefaultValueFactory = _ => "auto" };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length per sequence.", DefaultValueFactory = _ => 256 };
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens decoded per sequence.", DefaultValueFactory = _ => 128 };
-        var kv = new Option<string>("--kv") { Description = "KV cache: auto (bf16 unless the weights are f32), bf16 or f32.", DefaultValueFactory = _ => "auto" };
+        var kv = new Option<string>("--kv") { Description = "KV cache: auto (bf16 unless the weights are f32), bf16, int8 or f32.", DefaultValueFactory = _ => "auto" };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: every core).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var reference = new Option<bool>("--reference") { Description = "Also run the PyTorch CPU reference (bench/reference/torch_bench.py, config b) in this run and report our/reference ratios." };
         var python = new Option<string>("--python") { Description = "Python with torch for --reference.", DefaultValueFactory = _ => ReferenceScript.DefaultPython };
@@ -66,13 +66,9 @@ public sealed class BenchDecodeCommand : ICliCommand
             if (prompt <= 0 || generate <= 0 || prompt + generate > modelConfig.ContextLength)
                 throw new ArgumentException($"--prompt-tokens ({prompt}) and --new-tokens ({generate}) must be positive and fit the context ({modelConfig.ContextLength}).");
             KernelThreads.Count = parse.GetValue(threads);
-            bool? kvBf16 = parse.GetValue(kv) switch
-            {
-                "auto" => null, "bf16" => true, "f32" => false,
-                var other => throw new ArgumentException($"--kv: unknown cache format '{other}' (expected auto, bf16 or f32)."),
-            };
+            var kvFormat = KvCache.ParseFormat(parse.GetValue(kv)!, "--kv");
             var model = new InferenceModel(parameters, format, blocks);
-            var result = Run(configName, model, kvBf16, b, prompt, generate);
+            var result = Run(configName, model, kvFormat, b, prompt, generate);
             if (path is not null) result["model"] = Path.GetFullPath(path);
             if (parse.GetValue(versusBatch) is > 0 and var versus)
             {
@@ -82,8 +78,8 @@ public sealed class BenchDecodeCommand : ICliCommand
                 var perRound = new List<object>();
                 for (int r = 0; r < roundCount; r++)
                 {
-                    double ours = Convert.ToDouble(Run(configName, model, kvBf16, b, prompt, generate)["decode_tokens_per_s"]);
-                    double other = Convert.ToDouble(Run(configName, model, kvBf16, versus, prompt, generate)["decode_tokens_per_s"]);
+                    double ours = Convert.ToDouble(Run(configName, model, kvFormat, b, prompt, generate)["decode_tokens_per_s"]);
+                    double other = Convert.ToDouble(Run(configName, model, kvFormat, versus, prompt, generate)["decode_tokens_per_s"]);
                     ratios.Add(ours / other);
                     perRound.Add(new Dictionary<string, double> { [$"batch_{b}"] = ours, [$"batch_{versus}"] = other, ["ratio"] = Math.Round(ours / other, 2) });
                 }
@@ -111,11 +107,11 @@ public sealed class BenchDecodeCommand : ICliCommand
         ModelType = "qwen2", QkvBias = true, TieEmbeddings = true, RopeTheta = 1000000f,
     };
 
-    static Dictionary<string, object> Run(string configName, InferenceModel model, bool? kvBf16, int batch, int prompt, int generate)
+    static Dictionary<string, object> Run(string configName, InferenceModel model, KvFormat? kvFormat, int batch, int prompt, int generate)
     {
         var config = model.Config;
         var format = model.Format;
-        var cache = model.CreateCache(batch, prompt + generate, kvBf16);
+        var cache = model.CreateCache(batch, prompt + generate, kvFormat);
         var slots = Enumerable.Range(0, batch).Select(_ => cache.Allocate()).ToArray();
         var logits = new float[batch * config.VocabSize];
         var rng = new Random(2);
@@ -149,14 +145,14 @@ public sealed class BenchDecodeCommand : ICliCommand
         double boundSteps = bandwidth / model.MatmulWeightBytes;
         double decodeTokens = (double)batch * generate / decodeSeconds;
         // Each decode step also reads every sequence's cached keys and values (on average half-way through the answer).
-        long kvBytesPerStep = 2L * config.NumLayers * batch * (prompt + generate / 2) * cache.KvDim * (cache.IsBf16 ? sizeof(ushort) : sizeof(float));
+        long kvBytesPerStep = cache.Bytes / ((long)batch * (prompt + generate)) * batch * (prompt + generate / 2);
         return new Dictionary<string, object>
         {
             ["bench"] = "decode",
             ["config"] = configName,
             ["batch"] = batch,
             ["weights"] = format.ToString().ToLowerInvariant(),
-            ["kv_cache"] = cache.IsBf16 ? "bf16" : "f32",
+            ["kv_cache"] = cache.Format.ToString().ToLowerInvariant(),
             ["threads"] = KernelThreads.Count,
             ["simd"] = Simd.Level.ToString(),
             ["prompt_tokens"] = prompt,

@@ -12,6 +12,8 @@ public sealed record GeneratorOptions
     public int PrefillChunk { get; init; } = 256;
     /// <summary>Positions per KV-cache slot; 0 means the model's context length.</summary>
     public int MaxT { get; init; }
+    /// <summary>How the KV cache holds keys and values; null means the model's default (<see cref="InferenceModel.CreateCache"/>).</summary>
+    public KvFormat? KvCacheFormat { get; init; }
 }
 
 /// <summary>The result of one sequence of <see cref="Generator.GenerateBatch"/>: generated ids (stop token excluded) and why it ended.</summary>
@@ -42,7 +44,7 @@ public sealed class Generator : ITokenGenerator, IDisposable
         Options = options ?? new GeneratorOptions();
         if (Options.MaxConcurrent <= 0) throw new ArgumentException($"Generator: MaxConcurrent must be positive, got {Options.MaxConcurrent}.", nameof(options));
         _model = model;
-        var cache = model.CreateCache(Options.MaxConcurrent, Options.MaxT);
+        var cache = model.CreateCache(Options.MaxConcurrent, Options.MaxT, Options.KvCacheFormat);
         ContextLength = cache.MaxT;
         _scheduler = new BatchScheduler(model, cache, Options.PrefillChunk);
         _loop = new Thread(RunLoop) { IsBackground = true, Name = "ChatForge decode loop" };

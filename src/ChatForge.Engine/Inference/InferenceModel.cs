@@ -72,8 +72,8 @@ public sealed class InferenceModel
     /// A cache for up to <paramref name="slots"/> concurrent sequences of at most maxT (default: the context length) positions.
     /// Keys and values are bf16 unless asked otherwise or the weights are float32 (the exact reference path).
     /// </summary>
-    public KvCache CreateCache(int slots, int maxT = 0, bool? bf16 = null) =>
-        new(Config, slots, maxT > 0 ? maxT : Config.ContextLength, bf16 ?? Format != WeightFormat.F32);
+    public KvCache CreateCache(int slots, int maxT = 0, KvFormat? format = null) =>
+        new(Config, slots, maxT > 0 ? maxT : Config.ContextLength, format ?? (Format == WeightFormat.F32 ? KvFormat.F32 : KvFormat.Bf16));
 
     /// <summary>
     /// Runs the rows through the model, writes their keys and values into the cache, and writes the logits
@@ -107,8 +107,14 @@ public sealed class InferenceModel
             var q = s.Q.AsSpan(0, n * _qDim);
             StoreKv(qkv, q, rows, cache, l);
             var att = s.Att.AsSpan(0, n * _qDim);
-            if (cache.IsBf16) Attention.CachedForward(q, slots, positions, cache.KeysBf16(l), cache.ValuesBf16(l), cache.MaxT, att, _hq, _hkv, _hd);
-            else Attention.CachedForward(q, slots, positions, cache.Keys(l), cache.Values(l), cache.MaxT, att, _hq, _hkv, _hd);
+            switch (cache.Format)
+            {
+                case KvFormat.Bf16: Attention.CachedForward(q, slots, positions, cache.KeysBf16(l), cache.ValuesBf16(l), cache.MaxT, att, _hq, _hkv, _hd); break;
+                case KvFormat.Int8:
+                    Attention.CachedForward(q, slots, positions, cache.KeysInt8(l), cache.ValuesInt8(l), cache.KeyScales(l), cache.ValueScales(l), cache.MaxT, att, _hq, _hkv, _hd);
+                    break;
+                default: Attention.CachedForward(q, slots, positions, cache.Keys(l), cache.Values(l), cache.MaxT, att, _hq, _hkv, _hd); break;
+            }
             w.Out.Apply(att, x, n, true, _dequantScratch);
             if (w.Slots.OutBias is { } outBias) Bias.Forward(x, _parameters[outBias], n, _d);
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace ChatForge.Engine.Kernels;
 
@@ -40,6 +41,27 @@ public static unsafe partial class Attention
     {
         fixed (ushort* pk = kCache, pv = vCache)
             CachedForward(q, slots, positions, new KvView((nint)pk, (nint)pv, bf16: true), kCache.Length, vCache.Length, maxT, output, nHeads, nKvHeads, headDim, level);
+    }
+
+    /// <summary>
+    /// The same against an int8 cache: keys and values as int8 with one scale per (slot, position, kv head) in
+    /// kScales/vScales [slots, maxT, Hkv]; each block is widened and scaled to float32 in thread scratch as it is visited.
+    /// </summary>
+    public static void CachedForward(ReadOnlySpan<float> q, ReadOnlySpan<int> slots, ReadOnlySpan<int> positions,
+        ReadOnlySpan<sbyte> kCache, ReadOnlySpan<sbyte> vCache, ReadOnlySpan<float> kScales, ReadOnlySpan<float> vScales, int maxT,
+        Span<float> output, int nHeads, int nKvHeads, int headDim)
+        => CachedForward(q, slots, positions, kCache, vCache, kScales, vScales, maxT, output, nHeads, nKvHeads, headDim, Simd.Level);
+
+    internal static void CachedForward(ReadOnlySpan<float> q, ReadOnlySpan<int> slots, ReadOnlySpan<int> positions,
+        ReadOnlySpan<sbyte> kCache, ReadOnlySpan<sbyte> vCache, ReadOnlySpan<float> kScales, ReadOnlySpan<float> vScales, int maxT,
+        Span<float> output, int nHeads, int nKvHeads, int headDim, SimdLevel level)
+    {
+        CheckHeads(nHeads, nKvHeads, headDim);
+        if ((long)kScales.Length * headDim != kCache.Length || vScales.Length != kScales.Length)
+            throw new ArgumentException($"Attention cache: int8 scales hold {kScales.Length} (keys) and {vScales.Length} (values) floats but a cache of {kCache.Length} values in heads of {headDim} needs {kCache.Length / headDim} each.", nameof(kScales));
+        fixed (sbyte* pk = kCache, pv = vCache)
+        fixed (float* sk = kScales, sv = vScales)
+            CachedForward(q, slots, positions, new KvView((nint)pk, (nint)pv, (nint)sk, (nint)sv, headDim, nKvHeads), kCache.Length, vCache.Length, maxT, output, nHeads, nKvHeads, headDim, level);
     }
 
     static void CachedForward(ReadOnlySpan<float> q, ReadOnlySpan<int> slots, ReadOnlySpan<int> positions,
@@ -183,7 +205,7 @@ public static unsafe partial class Attention
         int maxPosition = 0;
         for (int r = r0; r < r0 + rowCount; r++) maxPosition = Math.Max(maxPosition, positions[r]);
         int packed = (maxPosition / BlockK + 1) * hd * BlockK;
-        int widened = kv.IsBf16 ? (maxPosition + 1) * hd + BlockK * hd : 0;
+        int widened = kv.Widens ? (maxPosition + 1) * hd + BlockK * hd : 0;
         float* kT = ThreadScratch.Get(packed + 2 * blockQueries * hd + blockQueries * BlockK + 2 * blockQueries + widened);
         float* qs = kT + packed;
         float* scores = qs + blockQueries * hd;
@@ -240,15 +262,15 @@ public static unsafe partial class Attention
         int hd = s.HeadDim, group = s.Group, kvDim = s.KvDim, queries = gCount * group, cols = gCount * hd;
         int allChunks = KeyChunks(position), chunkState = queries * (hd + 2);
         if (states is null) chunkCount = allChunks;
-        float* qs = ThreadScratch.Get(2 * queries * hd + queries * BlockK + 2 * queries + (kv.IsBf16 ? 2 * BlockK * cols : 0)
+        float* qs = ThreadScratch.Get(2 * queries * hd + queries * BlockK + 2 * queries + (kv.Widens ? 2 * BlockK * cols : 0)
             + (states is null ? allChunks * chunkState : 0));
         float* scores = qs + queries * hd;
         float* acc = scores + queries * BlockK;
         float* rowMax = acc + queries * hd;
         float* rowSum = rowMax + queries;
         float* kWide = rowSum + queries, vWide = kWide + BlockK * cols;
-        // After the widening scratch of a bf16 cache; a float cache has none, so the states start where it would.
-        float* chunkStates = states != null ? states : kv.IsBf16 ? vWide + BlockK * cols : kWide;
+        // After the widening scratch of a bf16 or int8 cache; a float cache has none, so the states start where it would.
+        float* chunkStates = states != null ? states : kv.Widens ? vWide + BlockK * cols : kWide;
 
         // Query e is head g0·group + e; kv head g0 + e / group.
         float* qRow = q + (nint)r * s.QDim + g0 * group * hd;
@@ -296,30 +318,62 @@ public static unsafe partial class Attention
     }
 
     /// <summary>
-    /// One layer's K and V cache arrays, float32 or bf16. <see cref="Keys"/>/<see cref="Values"/> give a float32 view of
-    /// `rows` cache rows × `cols` columns starting at element offset `at`: the cache itself (stride kvDim) when it
-    /// holds float32, else those elements widened into `scratch` (stride cols).
+    /// One layer's K and V cache arrays, float32, bf16 or int8 (with per-(position, kv head) scales).
+    /// <see cref="Keys"/>/<see cref="Values"/> give a float32 view of `rows` cache rows × `cols` columns starting at element
+    /// offset `at` (a multiple of the head size into the row): the cache itself (stride kvDim) when it holds float32, else
+    /// those elements widened into `scratch` (stride cols).
     /// </summary>
-    readonly struct KvView(nint k, nint v, bool bf16)
+    readonly struct KvView
     {
-        public bool IsBf16 { get; } = bf16;
+        readonly nint _k, _v, _kScales, _vScales;
+        readonly int _headDim, _kvHeads;
+        readonly Element _format;
 
-        public float* Keys(nint at, int rows, int cols, int kvDim, float* scratch, out int stride) => View(k, at, rows, cols, kvDim, scratch, out stride);
-        public float* Values(nint at, int rows, int cols, int kvDim, float* scratch, out int stride) => View(v, at, rows, cols, kvDim, scratch, out stride);
+        enum Element { F32, Bf16, Int8 }
 
-        float* View(nint cache, nint at, int rows, int cols, int kvDim, float* scratch, out int stride)
+        public KvView(nint k, nint v, bool bf16) => (_k, _v, _format) = (k, v, bf16 ? Element.Bf16 : Element.F32);
+
+        public KvView(nint k, nint v, nint kScales, nint vScales, int headDim, int kvHeads) =>
+            (_k, _v, _kScales, _vScales, _headDim, _kvHeads, _format) = (k, v, kScales, vScales, headDim, kvHeads, Element.Int8);
+
+        /// <summary>True when reads go through widening scratch (bf16, int8).</summary>
+        public bool Widens => _format != Element.F32;
+
+        public float* Keys(nint at, int rows, int cols, int kvDim, float* scratch, out int stride) => View(_k, _kScales, at, rows, cols, kvDim, scratch, out stride);
+        public float* Values(nint at, int rows, int cols, int kvDim, float* scratch, out int stride) => View(_v, _vScales, at, rows, cols, kvDim, scratch, out stride);
+
+        float* View(nint cache, nint scales, nint at, int rows, int cols, int kvDim, float* scratch, out int stride)
         {
-            if (!IsBf16)
-            {
-                stride = kvDim;
-                return (float*)cache + at;
-            }
-            ushort* source = (ushort*)cache + at;
-            for (int j = 0; j < rows; j++)
-                Bf16.ToFloat(new ReadOnlySpan<ushort>(source + (nint)j * kvDim, cols), new Span<float>(scratch + (nint)j * cols, cols));
             stride = cols;
-            return scratch;
+            switch (_format)
+            {
+                case Element.F32:
+                    stride = kvDim;
+                    return (float*)cache + at;
+                case Element.Bf16:
+                    ushort* source = (ushort*)cache + at;
+                    for (int j = 0; j < rows; j++)
+                        Bf16.ToFloat(new ReadOnlySpan<ushort>(source + (nint)j * kvDim, cols), new Span<float>(scratch + (nint)j * cols, cols));
+                    return scratch;
+                default:
+                    // Row j is cache position (at / kvDim + j); its heads start at column at % kvDim, one scale each.
+                    sbyte* bytes = (sbyte*)cache + at;
+                    float* scale = (float*)scales + at / kvDim * _kvHeads + at % kvDim / _headDim;
+                    int heads = cols / _headDim;
+                    for (int j = 0; j < rows; j++)
+                    {
+                        sbyte* row = bytes + (nint)j * kvDim;
+                        if (Sse.IsSupported)
+                            for (int b = 0; b < cols; b += 64) Sse.Prefetch0(row + b + PrefetchBytes);
+                        for (int h = 0; h < heads; h++)
+                            Int8Vectors.ToFloat(row + h * _headDim, scale[(nint)j * _kvHeads + h], scratch + (nint)j * cols + h * _headDim, _headDim);
+                    }
+                    return scratch;
+            }
         }
+
+        /// <summary>How far ahead the int8 widening prefetches (one thread's plain sequential read is latency-bound here).</summary>
+        const int PrefetchBytes = 4096;
     }
 
     readonly record struct CacheDims(int Heads, int KvHeads, int HeadDim, int MaxT)

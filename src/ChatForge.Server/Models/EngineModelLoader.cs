@@ -30,7 +30,11 @@ public sealed class EngineModelLoader(IOptions<ServerOptions> options, Func<stri
         if (config.VocabSize < tokenizer.VocabSize)
             throw new InvalidDataException($"{(gguf ? full : Path.Combine(full, Checkpoint.ConfigFile))}: vocab_size {config.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} tokens.");
         var model = new InferenceModel(parameters, WeightFormats.ParseFor(options.Value.Weights, full, "ChatForge:Weights"), blocks);
-        var generator = new Generator(model, new GeneratorOptions { MaxConcurrent = Math.Max(1, options.Value.MaxConcurrentGenerations) });
+        var generator = new Generator(model, new GeneratorOptions
+        {
+            MaxConcurrent = Math.Max(1, options.Value.MaxConcurrentGenerations),
+            KvCacheFormat = KvCache.ParseFormat(options.Value.KvCache, "ChatForge:KvCache"),
+        });
         return new LocalModelBackend(generator, tokenizer, VersionOf(full), name, generator);
     }
 

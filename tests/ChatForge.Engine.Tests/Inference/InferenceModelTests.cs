@@ -224,7 +224,7 @@ public class InferenceModelTests
     public void A_bf16_kv_cache_stays_close_to_a_float_cache_and_halves_its_bytes(string config)
     {
         var model = new InferenceModel(TinyModels.RandomParameters(ConfigFor(config), seed: 17), WeightFormat.F32);
-        var (exact, halved) = (model.CreateCache(1), model.CreateCache(1, bf16: true));
+        var (exact, halved) = (model.CreateCache(1), model.CreateCache(1, format: KvFormat.Bf16));
         Assert.False(exact.IsBf16);
         Assert.True(halved.IsBf16);
         Assert.Equal(exact.Bytes, 2 * halved.Bytes);
@@ -248,6 +248,51 @@ public class InferenceModelTests
         Assert.InRange(maxDiff, 1e-7, 0.05);
         Assert.Throws<InvalidOperationException>(() => halved.Keys(0));
         Assert.Throws<InvalidOperationException>(() => exact.ValuesBf16(0));
+    }
+
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama")]
+    public void An_int8_kv_cache_stays_close_to_a_float_cache_at_about_a_quarter_of_its_bytes(string config)
+    {
+        var model = new InferenceModel(TinyModels.RandomParameters(ConfigFor(config), seed: 17), WeightFormat.F32);
+        var (exact, quartered) = (model.CreateCache(1), model.CreateCache(1, format: KvFormat.Int8));
+        Assert.Equal(KvFormat.Int8, quartered.Format);
+        // One byte per value plus one float scale per position and kv head.
+        Assert.Equal(exact.Bytes / 4 + 2L * exact.Layers * exact.MaxT * exact.KvHeads * sizeof(float), quartered.Bytes);
+        int slot = exact.Allocate(); quartered.Allocate();
+        int v = model.VocabSize;
+        var tokens = RandomTokens(30, v, seed: 18).ToList();
+        var (a, b) = (new float[v], new float[v]);
+        model.Forward(Rows(slot, tokens, 0), exact, a);
+        model.Forward(Rows(slot, tokens, 0), quartered, b);
+        double maxDiff = TinyModels.MaxAbsDiff(a, b);
+        for (int step = 0; step < 12; step++)
+        {
+            int next = Sampler.ArgMax(a);
+            ForwardRow[] row = [new ForwardRow(slot, next, tokens.Count + step, true)];
+            model.Forward(row, exact, a);
+            model.Forward(row, quartered, b);
+            maxDiff = Math.Max(maxDiff, TinyModels.MaxAbsDiff(a, b));
+        }
+        Assert.InRange(maxDiff, 1e-7, 0.1);
+        Assert.Contains("int8", Assert.Throws<InvalidOperationException>(() => quartered.KeysBf16(0)).Message);
+        Assert.Throws<InvalidOperationException>(() => exact.KeyScales(0));
+    }
+
+    [Fact]
+    public void Kv_cache_formats_parse_from_settings_and_reach_the_generator()
+    {
+        Assert.Null(KvCache.ParseFormat("auto", "--kv"));
+        Assert.Equal(KvFormat.Int8, KvCache.ParseFormat("INT8", "--kv"));
+        Assert.Equal(KvFormat.F32, KvCache.ParseFormat("f32", "--kv"));
+        Assert.Contains("ChatForge:KvCache", Assert.Throws<ArgumentException>(() => KvCache.ParseFormat("fp8", "ChatForge:KvCache")).Message);
+
+        var model = new InferenceModel(TinyModels.RandomParameters(ConfigFor("gpt2"), seed: 17), WeightFormat.Bf16);
+        using var generator = new Generator(model, new GeneratorOptions { MaxConcurrent = 1, KvCacheFormat = KvFormat.Int8 });
+        var answer = generator.GenerateBatch([[1, 2, 3]], 4, SamplingOptions.Greedy);
+        Assert.Equal(4, answer[0].Tokens.Count);
+        Assert.Equal(FinishReason.Length, answer[0].Finish);
     }
 
     [Fact]

@@ -218,6 +218,74 @@ public class AttentionTests
         }
     }
 
+    [Theory]
+    [InlineData(4, 2, 64)]
+    [InlineData(2, 2, 7)]
+    [InlineData(8, 1, 32)]
+    public void An_int8_cache_gives_exactly_the_result_of_a_float_cache_holding_its_scaled_values(int heads, int kvHeads, int hd)
+    {
+        // int8 · scale is exact in float32 and the kernels visit keys in the same order, so decode and prefill agree bit
+        // for bit with a float cache holding the dequantised values: what is left is only the rounding when writing.
+        const int maxT = 160, slotCount = 4;
+        int qDim = heads * hd, kvDim = kvHeads * hd, vectors = slotCount * maxT * kvHeads;
+        var (kInt8, vInt8) = (new sbyte[slotCount * maxT * kvDim], new sbyte[slotCount * maxT * kvDim]);
+        var (kScales, vScales) = (new float[vectors], new float[vectors]);
+        var (kSource, vSource) = (Random(kInt8.Length, seed: 41, amplitude: 2f), Random(vInt8.Length, seed: 42));
+        for (int i = 0; i < vectors; i++)
+        {
+            kScales[i] = Int8Vectors.Quantize(kSource.AsSpan(i * hd, hd), kInt8.AsSpan(i * hd, hd));
+            vScales[i] = Int8Vectors.Quantize(vSource.AsSpan(i * hd, hd), vInt8.AsSpan(i * hd, hd));
+        }
+        var kCache = kInt8.Select((x, i) => x * kScales[i / hd]).ToArray();
+        var vCache = vInt8.Select((x, i) => x * vScales[i / hd]).ToArray();
+        int[] decodeSlots = [0, 3, 1], decodePositions = [4, 69, 130];
+        const int prefillRows = 90;
+        var prefillSlots = Enumerable.Repeat(2, prefillRows).ToArray();
+        var prefillPositions = Enumerable.Range(20, prefillRows).ToArray();
+        foreach (var level in AllLevels)
+        foreach (var (slots, positions) in new[] { (decodeSlots, decodePositions), (prefillSlots, prefillPositions) })
+        using (Simd.Force(level <= Simd.Best ? level : Simd.Best))
+        {
+            var q = Random(slots.Length * qDim, seed: 43, amplitude: 2f);
+            var fromFloat = new float[q.Length];
+            var fromInt8 = new float[q.Length];
+            Attention.CachedForward(q, slots, positions, kCache, vCache, maxT, fromFloat, heads, kvHeads, hd, level);
+            Attention.CachedForward(q, slots, positions, kInt8, vInt8, kScales, vScales, maxT, fromInt8, heads, kvHeads, hd, level);
+            Assert.Equal(fromFloat, fromInt8);
+        }
+        var e = Assert.Throws<ArgumentException>(() => Attention.CachedForward(new float[qDim], [0], [3], kInt8, vInt8, kScales.AsSpan(1), vScales,
+            maxT, new float[qDim], heads, kvHeads, hd));
+        Assert.Contains("scales", e.Message);
+    }
+
+    [Fact]
+    public void Int8_vectors_round_to_within_half_a_step_and_every_path_widens_alike()
+    {
+        var source = Random(37, seed: 6, amplitude: 3f);
+        var q = new sbyte[37];
+        float scale = Int8Vectors.Quantize(source, q);
+        Assert.Equal(source.Max(MathF.Abs) / 127f, scale, 6);
+        Assert.Contains(q, x => Math.Abs(x) == 127);
+        for (int i = 0; i < source.Length; i++) Assert.True(MathF.Abs(q[i] * scale - source[i]) <= scale / 2 * 1.0001f, $"element {i}");
+        Assert.Equal(0, Int8Vectors.Quantize(new float[5], q));
+        Assert.All(q.Take(5), x => Assert.Equal(0, x));
+        Int8Vectors.Quantize(source, q);
+
+        var scalar = q.Select(x => x * scale).ToArray();
+        foreach (var level in AllLevels.Where(l => l <= Simd.Best))
+            using (Simd.Force(level))
+            {
+                var widened = new float[q.Length];
+                unsafe
+                {
+                    fixed (sbyte* pq = q)
+                    fixed (float* pw = widened)
+                        Int8Vectors.ToFloat(pq, scale, pw, q.Length); // 4 vector steps and a 5-value tail
+                }
+                Assert.Equal(scalar, widened);
+            }
+    }
+
     [Fact]
     public void Bf16_widening_vector_body_and_scalar_tail_agree()
     {
