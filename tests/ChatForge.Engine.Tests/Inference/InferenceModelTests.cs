@@ -229,23 +229,7 @@ public class InferenceModelTests
         Assert.True(halved.IsBf16);
         Assert.Equal(exact.Bytes, 2 * halved.Bytes);
         Assert.True(new InferenceModel(TinyModels.RandomParameters(ConfigFor(config), seed: 17), WeightFormat.Bf16).CreateCache(1).IsBf16, "bf16 weights default to a bf16 cache");
-        int slot = exact.Allocate(); halved.Allocate();
-        int v = model.VocabSize;
-        var tokens = RandomTokens(30, v, seed: 18).ToList();
-        var (a, b) = (new float[v], new float[v]);
-        // A 30-token prompt in one prefill, then decode steps that attend over it through the cache.
-        model.Forward(Rows(slot, tokens, 0), exact, a);
-        model.Forward(Rows(slot, tokens, 0), halved, b);
-        double maxDiff = TinyModels.MaxAbsDiff(a, b);
-        for (int step = 0; step < 12; step++)
-        {
-            int next = Sampler.ArgMax(a);
-            ForwardRow[] row = [new ForwardRow(slot, next, tokens.Count + step, true)];
-            model.Forward(row, exact, a);
-            model.Forward(row, halved, b);
-            maxDiff = Math.Max(maxDiff, TinyModels.MaxAbsDiff(a, b));
-        }
-        Assert.InRange(maxDiff, 1e-7, 0.05);
+        Assert.InRange(MaxLogitDiff(model, exact, halved), 1e-7, 0.05);
         Assert.Throws<InvalidOperationException>(() => halved.Keys(0));
         Assert.Throws<InvalidOperationException>(() => exact.ValuesBf16(0));
     }
@@ -260,24 +244,33 @@ public class InferenceModelTests
         Assert.Equal(KvFormat.Int8, quartered.Format);
         // One byte per value plus one float scale per position and kv head.
         Assert.Equal(exact.Bytes / 4 + 2L * exact.Layers * exact.MaxT * exact.KvHeads * sizeof(float), quartered.Bytes);
-        int slot = exact.Allocate(); quartered.Allocate();
+        Assert.InRange(MaxLogitDiff(model, exact, quartered), 1e-7, 0.1);
+        Assert.Contains("int8", Assert.Throws<InvalidOperationException>(() => quartered.KeysBf16(0)).Message);
+        Assert.Throws<InvalidOperationException>(() => exact.KeyScales(0));
+    }
+
+    /// <summary>
+    /// A 30-token prompt in one prefill, then 12 greedy decode steps that attend over it through each cache (both caches
+    /// get a fresh slot): the largest logit difference seen.
+    /// </summary>
+    static double MaxLogitDiff(InferenceModel model, KvCache exact, KvCache other)
+    {
+        int slot = exact.Allocate();
+        Assert.Equal(slot, other.Allocate());
         int v = model.VocabSize;
         var tokens = RandomTokens(30, v, seed: 18).ToList();
         var (a, b) = (new float[v], new float[v]);
         model.Forward(Rows(slot, tokens, 0), exact, a);
-        model.Forward(Rows(slot, tokens, 0), quartered, b);
+        model.Forward(Rows(slot, tokens, 0), other, b);
         double maxDiff = TinyModels.MaxAbsDiff(a, b);
         for (int step = 0; step < 12; step++)
         {
-            int next = Sampler.ArgMax(a);
-            ForwardRow[] row = [new ForwardRow(slot, next, tokens.Count + step, true)];
+            ForwardRow[] row = [new ForwardRow(slot, Sampler.ArgMax(a), tokens.Count + step, true)];
             model.Forward(row, exact, a);
-            model.Forward(row, quartered, b);
+            model.Forward(row, other, b);
             maxDiff = Math.Max(maxDiff, TinyModels.MaxAbsDiff(a, b));
         }
-        Assert.InRange(maxDiff, 1e-7, 0.1);
-        Assert.Contains("int8", Assert.Throws<InvalidOperationException>(() => quartered.KeysBf16(0)).Message);
-        Assert.Throws<InvalidOperationException>(() => exact.KeyScales(0));
+        return maxDiff;
     }
 
     [Fact]

@@ -187,57 +187,18 @@ public class AttentionTests
         }
     }
 
-    [Theory]
-    [InlineData(4, 2, 64)]
-    [InlineData(2, 2, 7)]
-    [InlineData(8, 1, 32)]
-    public void A_bf16_cache_gives_exactly_the_result_of_a_float_cache_holding_the_same_values(int heads, int kvHeads, int hd)
-    {
-        // Widening bf16 is exact and the kernels visit keys in the same order, so decode and prefill must agree bit for bit.
-        const int maxT = 160, slotCount = 4;
-        int qDim = heads * hd, kvDim = kvHeads * hd;
-        var kBf16 = new ushort[slotCount * maxT * kvDim];
-        var vBf16 = new ushort[kBf16.Length];
-        Bf16.FromFloat(Random(kBf16.Length, seed: 41, amplitude: 2f), kBf16);
-        Bf16.FromFloat(Random(vBf16.Length, seed: 42), vBf16);
-        var kCache = kBf16.Select(Bf16.ToFloat).ToArray();
-        var vCache = vBf16.Select(Bf16.ToFloat).ToArray();
-        int[] decodeSlots = [0, 3, 1], decodePositions = [4, 69, 130];
-        const int prefillRows = 90;
-        var prefillSlots = Enumerable.Repeat(2, prefillRows).ToArray();
-        var prefillPositions = Enumerable.Range(20, prefillRows).ToArray();
-        foreach (var level in AllLevels)
-        foreach (var (slots, positions) in new[] { (decodeSlots, decodePositions), (prefillSlots, prefillPositions) })
-        {
-            var q = Random(slots.Length * qDim, seed: 43, amplitude: 2f);
-            var fromFloat = new float[q.Length];
-            var fromBf16 = new float[q.Length];
-            Attention.CachedForward(q, slots, positions, kCache, vCache, maxT, fromFloat, heads, kvHeads, hd, level);
-            Attention.CachedForward(q, slots, positions, (ReadOnlySpan<ushort>)kBf16, vBf16, maxT, fromBf16, heads, kvHeads, hd, level);
-            Assert.Equal(fromFloat, fromBf16);
-        }
-    }
+    /// <summary>Cache geometry of the two tests below: 4 slots of 160 positions.</summary>
+    const int CacheMaxT = 160, CacheSlots = 4;
 
-    [Theory]
-    [InlineData(4, 2, 64)]
-    [InlineData(2, 2, 7)]
-    [InlineData(8, 1, 32)]
-    public void An_int8_cache_gives_exactly_the_result_of_a_float_cache_holding_its_scaled_values(int heads, int kvHeads, int hd)
+    delegate void CachedRun(float[] q, int[] slots, int[] positions, float[] output, SimdLevel level);
+
+    /// <summary>
+    /// Decode rows of three slots and a 90-row prefill, on every SIMD level: <paramref name="run"/> over the cache under
+    /// test must give exactly what the float cache holding its values gives.
+    /// </summary>
+    static void AssertSameAsFloatCache(int heads, int kvHeads, int hd, float[] kCache, float[] vCache, CachedRun run)
     {
-        // int8 · scale is exact in float32 and the kernels visit keys in the same order, so decode and prefill agree bit
-        // for bit with a float cache holding the dequantised values: what is left is only the rounding when writing.
-        const int maxT = 160, slotCount = 4;
-        int qDim = heads * hd, kvDim = kvHeads * hd, vectors = slotCount * maxT * kvHeads;
-        var (kInt8, vInt8) = (new sbyte[slotCount * maxT * kvDim], new sbyte[slotCount * maxT * kvDim]);
-        var (kScales, vScales) = (new float[vectors], new float[vectors]);
-        var (kSource, vSource) = (Random(kInt8.Length, seed: 41, amplitude: 2f), Random(vInt8.Length, seed: 42));
-        for (int i = 0; i < vectors; i++)
-        {
-            kScales[i] = Int8Vectors.Quantize(kSource.AsSpan(i * hd, hd), kInt8.AsSpan(i * hd, hd));
-            vScales[i] = Int8Vectors.Quantize(vSource.AsSpan(i * hd, hd), vInt8.AsSpan(i * hd, hd));
-        }
-        var kCache = kInt8.Select((x, i) => x * kScales[i / hd]).ToArray();
-        var vCache = vInt8.Select((x, i) => x * vScales[i / hd]).ToArray();
+        int qDim = heads * hd;
         int[] decodeSlots = [0, 3, 1], decodePositions = [4, 69, 130];
         const int prefillRows = 90;
         var prefillSlots = Enumerable.Repeat(2, prefillRows).ToArray();
@@ -248,13 +209,52 @@ public class AttentionTests
         {
             var q = Random(slots.Length * qDim, seed: 43, amplitude: 2f);
             var fromFloat = new float[q.Length];
-            var fromInt8 = new float[q.Length];
-            Attention.CachedForward(q, slots, positions, kCache, vCache, maxT, fromFloat, heads, kvHeads, hd, level);
-            Attention.CachedForward(q, slots, positions, kInt8, vInt8, kScales, vScales, maxT, fromInt8, heads, kvHeads, hd, level);
-            Assert.Equal(fromFloat, fromInt8);
+            var fromCache = new float[q.Length];
+            Attention.CachedForward(q, slots, positions, kCache, vCache, CacheMaxT, fromFloat, heads, kvHeads, hd, level);
+            run(q, slots, positions, fromCache, level);
+            Assert.Equal(fromFloat, fromCache);
         }
+    }
+
+    [Theory]
+    [InlineData(4, 2, 64)]
+    [InlineData(2, 2, 7)]
+    [InlineData(8, 1, 32)]
+    public void A_bf16_cache_gives_exactly_the_result_of_a_float_cache_holding_the_same_values(int heads, int kvHeads, int hd)
+    {
+        // Widening bf16 is exact and the kernels visit keys in the same order, so decode and prefill must agree bit for bit.
+        int length = CacheSlots * CacheMaxT * kvHeads * hd;
+        var (kBf16, vBf16) = (new ushort[length], new ushort[length]);
+        Bf16.FromFloat(Random(length, seed: 41, amplitude: 2f), kBf16);
+        Bf16.FromFloat(Random(length, seed: 42), vBf16);
+        AssertSameAsFloatCache(heads, kvHeads, hd, kBf16.Select(Bf16.ToFloat).ToArray(), vBf16.Select(Bf16.ToFloat).ToArray(),
+            (q, slots, positions, output, level) =>
+                Attention.CachedForward(q, slots, positions, (ReadOnlySpan<ushort>)kBf16, vBf16, CacheMaxT, output, heads, kvHeads, hd, level));
+    }
+
+    [Theory]
+    [InlineData(4, 2, 64)]
+    [InlineData(2, 2, 7)]
+    [InlineData(8, 1, 32)]
+    public void An_int8_cache_gives_exactly_the_result_of_a_float_cache_holding_its_scaled_values(int heads, int kvHeads, int hd)
+    {
+        // int8 · scale is exact in float32 and the kernels visit keys in the same order, so decode and prefill agree bit
+        // for bit with a float cache holding the dequantised values: what is left is only the rounding when writing.
+        int length = CacheSlots * CacheMaxT * kvHeads * hd, vectors = length / hd;
+        var (kInt8, vInt8) = (new sbyte[length], new sbyte[length]);
+        var (kScales, vScales) = (new float[vectors], new float[vectors]);
+        var (kSource, vSource) = (Random(length, seed: 41, amplitude: 2f), Random(length, seed: 42));
+        for (int i = 0; i < vectors; i++)
+        {
+            kScales[i] = Int8Vectors.Quantize(kSource.AsSpan(i * hd, hd), kInt8.AsSpan(i * hd, hd));
+            vScales[i] = Int8Vectors.Quantize(vSource.AsSpan(i * hd, hd), vInt8.AsSpan(i * hd, hd));
+        }
+        AssertSameAsFloatCache(heads, kvHeads, hd, kInt8.Select((x, i) => x * kScales[i / hd]).ToArray(), vInt8.Select((x, i) => x * vScales[i / hd]).ToArray(),
+            (q, slots, positions, output, level) =>
+                Attention.CachedForward(q, slots, positions, kInt8, vInt8, kScales, vScales, CacheMaxT, output, heads, kvHeads, hd, level));
+        int qDim = heads * hd;
         var e = Assert.Throws<ArgumentException>(() => Attention.CachedForward(new float[qDim], [0], [3], kInt8, vInt8, kScales.AsSpan(1), vScales,
-            maxT, new float[qDim], heads, kvHeads, hd));
+            CacheMaxT, new float[qDim], heads, kvHeads, hd));
         Assert.Contains("scales", e.Message);
     }
 
