@@ -5,26 +5,12 @@ using ChatForge.Import.Gguf;
 
 namespace ChatForge.Cli;
 
-/// <summary>
-/// A model the user brings to an inference command: a .gguf file (whose quantised matrices are kept for
-/// `--weights gguf`), a Hugging Face folder (config.json names `architectures`) or one of our model folders.
-/// </summary>
+/// <summary>A model the user brings to an inference command (<see cref="ModelFolder.LoadWeights"/>: .gguf, Hugging Face or our folder).</summary>
 internal static class ModelFiles
 {
     public static bool IsGguf(string path) => GgufModel.IsGguf(path);
 
-    public static (ParameterBuffer Parameters, FileBlocks? Blocks) Load(string path, string option = "--model")
-    {
-        if (IsGguf(path))
-        {
-            var (parameters, blocks) = GgufImporter.LoadWithBlocks(path);
-            return (parameters, blocks);
-        }
-        string config = Path.Combine(path, "config.json");
-        if (!File.Exists(config)) throw new FileNotFoundException($"{option} {path}: no config.json (expected a model folder, a Hugging Face folder or a .gguf file).", config);
-        return (File.ReadAllText(config).Contains("\"architectures\"") ? HfImporter.Load(path).Parameters
-            : ChatForge.Engine.Checkpoints.Checkpoint.LoadParameters(path), null);
-    }
+    public static (ParameterBuffer Parameters, FileBlocks? Blocks) Load(string path, string option = "--model") => ModelFolder.LoadWeights(path, option);
 
     /// <summary>The inference model of <paramref name="path"/> with its matmul weights in <paramref name="format"/>.</summary>
     public static InferenceModel Inference(string path, WeightFormat format, string option = "--model")

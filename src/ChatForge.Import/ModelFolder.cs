@@ -1,6 +1,8 @@
 using System.Text.Json;
 using ChatForge.Engine.Checkpoints;
+using ChatForge.Engine.Inference;
 using ChatForge.Engine.Model;
+using ChatForge.Import.Gguf;
 using ChatForge.Tokenizer;
 
 namespace ChatForge.Import;
@@ -12,6 +14,23 @@ namespace ChatForge.Import;
 /// </summary>
 public static class ModelFolder
 {
+    /// <summary>
+    /// The weights of a model the user brings to inference (CLI `--model`, server `ChatForge:ModelDir`): a .gguf file
+    /// (whose quantised matrices are kept as blocks for `--weights gguf`), a Hugging Face folder (config.json names
+    /// `architectures`) or one of our model folders. <paramref name="option"/> names the setting in errors.
+    /// </summary>
+    public static (ParameterBuffer Parameters, FileBlocks? Blocks) LoadWeights(string path, string option)
+    {
+        if (GgufModel.IsGguf(path))
+        {
+            var (parameters, blocks) = GgufImporter.LoadWithBlocks(path);
+            return (parameters, blocks);
+        }
+        string config = Path.Combine(path, Checkpoint.ConfigFile);
+        if (!File.Exists(config)) throw new FileNotFoundException($"{option} {path}: no config.json (expected a model folder, a Hugging Face folder or a .gguf file).", config);
+        return (File.ReadAllText(config).Contains("\"architectures\"") ? HfImporter.Load(path).Parameters : Checkpoint.LoadParameters(path), null);
+    }
+
     /// <summary>Tokenizer and generation files carried over unchanged between our folders and HF folders.</summary>
     public static readonly IReadOnlyList<string> TokenizerFiles =
         [HfTokenizer.TokenizerFile, HfTokenizer.TokenizerConfigFile, HfTokenizer.GenerationConfigFile, "special_tokens_map.json"];

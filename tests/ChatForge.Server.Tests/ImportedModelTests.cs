@@ -56,6 +56,32 @@ public sealed class ImportedModelTests
     }
 
     [Fact]
+    public void A_hugging_face_folder_is_served_as_it_is_and_a_folder_without_config_is_named()
+    {
+        using var temp = new TempDir();
+        string ours = temp.Sub("ours"), hf = temp.Sub("hf");
+        var tokenizer = ChatForge.Import.ModelFolder.LoadTokenizer(Fixture);
+        var parameters = new ParameterBuffer(new ParameterLayout(ModelConfig.LlamaStyle(tokenizer.VocabSize, 32, 2, 4, 2, 64, 256)));
+        var rng = new Random(4);
+        for (int i = 0; i < parameters.Data.Length; i++) parameters.Data[i] = (float)(rng.NextDouble() - 0.5) * 0.2f;
+        Checkpoint.Save(ours, parameters);
+        ChatForge.Import.ModelFolder.ExportHf(ours, hf, TensorDType.F32);
+        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" }) File.Copy(Path.Combine(Fixture, file), Path.Combine(hf, file), overwrite: true);
+        Assert.Contains("\"architectures\"", File.ReadAllText(Path.Combine(hf, "config.json")));
+
+        var loader = new ChatForge.Server.Models.EngineModelLoader(Microsoft.Extensions.Options.Options.Create(new ServerOptions { KvCache = "int8" }));
+        using (var backend = loader.Load(hf, "hf")) Assert.Equal(256, backend.ContextLength);
+        // A folder with a tokenizer but no config.json: the weights loader names the setting and the file.
+        string noConfig = Directory.CreateDirectory(temp.Sub("no-config")).FullName;
+        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" }) File.Copy(Path.Combine(Fixture, file), Path.Combine(noConfig, file));
+        var missing = Assert.Throws<FileNotFoundException>(() => loader.Load(noConfig, "no-config"));
+        Assert.Contains("ChatForge:ModelDir", missing.Message);
+        Assert.Contains("config.json", missing.Message);
+        var badKv = new ChatForge.Server.Models.EngineModelLoader(Microsoft.Extensions.Options.Options.Create(new ServerOptions { KvCache = "fp8" }));
+        Assert.Contains("ChatForge:KvCache", Assert.Throws<ArgumentException>(() => badKv.Load(hf, "hf")).Message);
+    }
+
+    [Fact]
     public void A_missing_gguf_file_is_named_by_the_loader()
     {
         var loader = new ChatForge.Server.Models.EngineModelLoader(Microsoft.Extensions.Options.Options.Create(new ServerOptions()));

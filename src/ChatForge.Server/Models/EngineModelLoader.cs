@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using ChatForge.Engine.Checkpoints;
 using ChatForge.Engine.Inference;
+using ChatForge.Import;
 using ChatForge.Import.Gguf;
 using ChatForge.Tokenizer;
 using Microsoft.Extensions.Options;
@@ -8,9 +9,9 @@ using Microsoft.Extensions.Options;
 namespace ChatForge.Server.Models;
 
 /// <summary>
-/// Loads a model folder for the local engine: config.json + model.safetensors through Checkpoint (shapes
-/// validated), the tokenizer files through the tokenizer library, and starts a continuous-batching
-/// Generator with MaxConcurrentGenerations slots.
+/// Loads the local model for the engine — one of our model folders (config.json + model.safetensors through Checkpoint,
+/// shapes validated), a Hugging Face folder or a .gguf file (<see cref="ModelFolder.LoadWeights"/>, the same loader as the
+/// CLI's `--model`) — with its tokenizer, and starts a continuous-batching Generator with MaxConcurrentGenerations slots.
 /// </summary>
 public sealed class EngineModelLoader(IOptions<ServerOptions> options, Func<string, IChatTokenizer> loadTokenizer) : ILocalModelLoader
 {
@@ -25,7 +26,7 @@ public sealed class EngineModelLoader(IOptions<ServerOptions> options, Func<stri
         bool gguf = GgufModel.IsGguf(full);
         if (gguf ? !File.Exists(full) : !Directory.Exists(full)) throw new DirectoryNotFoundException($"no model folder or .gguf file at {full}");
         var tokenizer = gguf ? GgufModel.LoadTokenizer(full) : loadTokenizer(full);
-        var (parameters, blocks) = gguf ? GgufImporter.LoadWithBlocks(full) : (Checkpoint.LoadParameters(full), null);
+        var (parameters, blocks) = ModelFolder.LoadWeights(full, "ChatForge:ModelDir");
         var config = parameters.Layout.Config;
         if (config.VocabSize < tokenizer.VocabSize)
             throw new InvalidDataException($"{(gguf ? full : Path.Combine(full, Checkpoint.ConfigFile))}: vocab_size {config.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} tokens.");
