@@ -18,16 +18,24 @@ public sealed class PostgresTestDb : IDisposable
 
     static string? Probe()
     {
-        try
+        // Three tries with a 10-second timeout: on a loaded machine (tests in parallel, a training run) a first connection
+        // once took longer than the 3 seconds this used to allow, and every PostgreSQL test was skipped.
+        string? reason = null;
+        for (int attempt = 0; attempt < 3; attempt++)
         {
-            using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(Base) { Timeout = 3 }.ConnectionString);
-            connection.Open();
-            return null;
+            try
+            {
+                using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(Base) { Timeout = 10 }.ConnectionString);
+                connection.Open();
+                return null;
+            }
+            catch (Exception e) when (e is NpgsqlException or InvalidOperationException or System.Net.Sockets.SocketException or TimeoutException)
+            {
+                reason = $"PostgreSQL not reachable ({e.Message}); run .ci/setup or set CHATFORGE_TEST_POSTGRES.";
+                Thread.Sleep(1000);
+            }
         }
-        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or System.Net.Sockets.SocketException or TimeoutException)
-        {
-            return $"PostgreSQL not reachable ({e.Message}); run .ci/setup or set CHATFORGE_TEST_POSTGRES.";
-        }
+        return reason;
     }
 
     /// <summary>Skips the calling test when PostgreSQL is not available.</summary>
