@@ -26,15 +26,9 @@ internal sealed unsafe class Int8Linear
         In = inDim;
         _q = GC.AllocateUninitializedArray<sbyte>(outDim * inDim, pinned: true);
         _scale = new float[outDim];
+        // Same rounding as the int8 KV cache; an all-zero row gets scale 0, which dequantises to the same zeros.
         for (int j = 0; j < outDim; j++)
-        {
-            var row = weight.Slice(j * inDim, inDim);
-            float maxAbs = 0;
-            foreach (float w in row) maxAbs = MathF.Max(maxAbs, MathF.Abs(w));
-            float scale = maxAbs > 0 ? maxAbs / 127f : 1f;
-            _scale[j] = scale;
-            for (int p = 0; p < inDim; p++) _q[j * inDim + p] = (sbyte)Math.Clamp(MathF.Round(row[p] / scale), -127, 127);
-        }
+            _scale[j] = Int8Vectors.Quantize(weight.Slice(j * inDim, inDim), _q.AsSpan(j * inDim, inDim));
     }
 
     /// <summary>W dequantised to fp32 [out, in] (prefill and tests).</summary>
