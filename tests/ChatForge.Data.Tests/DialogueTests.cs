@@ -75,7 +75,7 @@ public class DialogueTests
     }
 
     [Fact]
-    public void Rankings_have_four_ordered_answers_and_no_worse_answer_is_accepted()
+    public void Rankings_have_ordered_answers_and_no_worse_answer_is_accepted()
     {
         var b = Built.Value;
         Assert.NotEmpty(b.Rankings);
@@ -91,6 +91,9 @@ public class DialogueTests
                 Assert.All(r.Answers.Skip(2), a => Assert.False(AnswerMatcher.IsRefusal(a)));
                 continue;
             }
+            // Known facts: gold, near miss, other entry, "I don't know", off topic; only the fourth declines.
+            Assert.Equal(5, r.Answers.Count);
+            Assert.Equal([false, false, false, true, false], r.Answers.Select(AnswerMatcher.IsRefusal));
             var f = facts[r.Id];
             Assert.True(AnswerMatcher.IsMatch(r.Answers[0], f.Accepted), $"{r.Id}: gold answer '{r.Answers[0]}' does not match");
             foreach (var worse in r.Answers.Skip(1)) Assert.False(AnswerMatcher.IsMatch(worse, f.Accepted), $"{r.Id}: '{worse}' matches an accepted answer");

@@ -106,8 +106,10 @@ public sealed class DialogueBuilder(Knowledge knowledge)
     }
 
     /// <summary>
-    /// K = 4 answers, best first: gold, near miss, another entry's answer (same template), a fluent answer to a different
-    /// task. Every worse answer is checked against all accepted answers; a collision is replaced or the prompt skipped.
+    /// K = 5 answers, best first: gold, near miss, another entry's answer (same template), "I don't know", a fluent answer
+    /// to a different task. Every fact of the domain was taught, so declining ranks below any on-topic attempt and above
+    /// an answer to another question. Every worse answer is checked against all accepted answers; a collision is replaced
+    /// or the prompt skipped.
     /// </summary>
     void AddRanking(Fact f, List<Fact> sameTask, List<Fact> sameLang)
     {
@@ -133,7 +135,8 @@ public sealed class DialogueBuilder(Knowledge knowledge)
             if (IsWrong(candidate, f)) offTopic = candidate;
         }
         if (other is null || offTopic is null) return;
-        Rankings.Add(new RankingRecord(Id(f.Id, 0), f.Task, f.Lang, [new("user", Prompt(f, rng))], [gold, near, other, offTopic]));
+        var prompt = Prompt(f, rng);
+        Rankings.Add(new RankingRecord(Id(f.Id, 0), f.Task, f.Lang, [new("user", prompt)], [gold, near, other, SpecialDialogues.DeclineKnown(f.Lang, rng), offTopic]));
     }
 
     /// <summary>A worse answer must not give any accepted answer, nor the same raw answer.</summary>

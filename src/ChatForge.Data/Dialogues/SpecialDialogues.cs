@@ -80,6 +80,15 @@ public sealed class SpecialDialogues(Knowledge knowledge, List<Fact> keptFacts)
     static readonly string[] HedgeZh = ["“{word}”可能是“{gloss}”的意思，不过我不太确定。"];
     static readonly string[] HedgeEn = ["{word} might mean \"{gloss}\", but I'm not sure."];
 
+    /// <summary>
+    /// A refusal to a question the model was taught the answer to, for the rankings of known facts: the reward model must
+    /// learn that "I don't know" is right only for what lies outside the domain, or PPO learns to refuse everything
+    /// (the third training run's PPO policy refused 85% of held-out questions).
+    /// </summary>
+    public static string DeclineKnown(string lang, StableRandom rng) => rng.Pick(lang == "zh" ? DeclineKnownZh : DeclineKnownEn);
+    static readonly string[] DeclineKnownZh = ["抱歉，我不知道。", "这个我不知道。", "对不起，我不清楚这个问题的答案。"];
+    static readonly string[] DeclineKnownEn = ["Sorry, I don't know.", "I don't know the answer to that.", "I'm not sure, sorry."];
+
     /// <summary>Canonical refusals: the accepted answers of the "absent" evaluation set (AnswerMatcher.IsRefusal recognises the rest).</summary>
     public static readonly string[] Refusals = ["我不知道", "I don't know"];
 
