@@ -62,22 +62,32 @@ public class TokenizeTests
 public class FactCorpusTests
 {
     [Fact]
-    public void Facts_are_repeated_in_differently_shuffled_blocks_and_leave_absent_words_out()
+    public void Facts_are_repeated_in_turns_of_phrasings_in_differently_shuffled_blocks_and_leave_absent_words_out()
     {
         var knowledge = Fixtures.SyntheticKnowledge();
         var docs = new CorpusBuilder(new DataPaths(Path.GetTempPath()), knowledge, _ => { }).FactDocs().ToList();
         var lines = docs.SelectMany(d => d.Text.Split('\n')).ToList();
         var counts = lines.GroupBy(l => l).ToDictionary(g => g.Key, g => g.Count());
-        // Every HSK word's line (reading and glosses) and its way back from the first gloss, each once per repetition.
-        foreach (var w in knowledge.ZhWords)
+        // Every fact once per repetition, its phrasings in turn: each phrasing ⌊R/n⌋ or ⌈R/n⌉ times.
+        void AssertInTurn(string[] phrasings)
         {
-            Assert.Equal(CorpusBuilder.FactRepeats, counts.GetValueOrDefault($"{w.Word}（{w.Pinyin}）：{string.Join("; ", w.Glosses)}"));
-            Assert.Equal(CorpusBuilder.FactRepeats, counts.GetValueOrDefault($"{w.Glosses[0]}: {w.Word} ({w.Pinyin})"));
+            int total = 0;
+            foreach (var line in phrasings)
+            {
+                int n = counts.GetValueOrDefault(line);
+                Assert.InRange(n, CorpusBuilder.FactRepeats / phrasings.Length, (CorpusBuilder.FactRepeats + phrasings.Length - 1) / phrasings.Length);
+                total += n;
+            }
+            Assert.Equal(CorpusBuilder.FactRepeats, total);
         }
+        Assert.All(knowledge.ZhWords, w => { AssertInTurn(FactPhrasings.WordMeaning(w)); AssertInTurn(FactPhrasings.WordFromGloss(w)); });
+        Assert.Contains(counts.Keys, l => l.StartsWith($"{knowledge.ZhWords[0].Word}（{knowledge.ZhWords[0].Pinyin}）：")); // the phrasing earlier corpora used
         var english = knowledge.EnWords.ToDictionary(w => w.Word, _ => 0);
         foreach (var (line, n) in counts)
-            if (line.IndexOf(" (", StringComparison.Ordinal) is > 0 and var at && english.ContainsKey(line[..at])) english[line[..at]] += n;
+            foreach (var w in english.Keys)
+                if (line.StartsWith(w + " (") || line.StartsWith($"\"{w}\" (") || line.StartsWith($"The word {w} means") || line.StartsWith(w + " — ")) english[w] += n;
         Assert.All(english, kv => Assert.Equal(CorpusBuilder.FactRepeats, kv.Value));
+        Assert.All(knowledge.PoemDomain.Where(p => p.Author.Length > 0), p => AssertInTurn(FactPhrasings.PoemAuthor(p)));
         Assert.All(knowledge.Countries.Where(c => c.Capitals.Count > 0), c => Assert.Contains(lines, l => l.Contains($"The capital of {c.NameEn} is {c.Capitals[0]}")));
         Assert.Contains(lines, l => l == knowledge.Tang300[0].Lines[0]);
         // The corpus drops exact duplicates: no two blocks may be equal, or most repetitions would vanish.

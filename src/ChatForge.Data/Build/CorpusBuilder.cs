@@ -79,7 +79,7 @@ public sealed partial class CorpusBuilder(DataPaths paths, Knowledge knowledge, 
 
     /// <summary>
     /// The facts the chat tasks ask about (<see cref="DomainSize"/>), as short lines repeated <see cref="FactRepeats"/>
-    /// times: each HSK word with its reading and CEDICT glosses (and the first gloss back to the word, for English →
+    /// times, each repetition in the next of the fact's phrasings (<see cref="FactPhrasings"/>): each HSK word with its reading and CEDICT glosses (and the first gloss back to the word, for English →
     /// Chinese), the English words' definitions and antonyms, the Chinese antonym pairs, every country's capital in both
     /// languages, the poems of the poem tasks and the arithmetic table. In the rest of the corpus each of them is one line
     /// among 52 MB, seen about once in pretraining, and a small model does not keep a fact it saw once; repeated, it can
@@ -90,29 +90,35 @@ public sealed partial class CorpusBuilder(DataPaths paths, Knowledge knowledge, 
     /// </summary>
     public IEnumerable<Document> FactDocs()
     {
-        var units = new List<string>();
+        // Each unit is one fact in several phrasings (FactPhrasings); every repetition writes each fact once, in turn.
+        var units = new List<string[]>();
         foreach (var w in knowledge.ZhWords)
         {
-            units.Add($"{w.Word}（{w.Pinyin}）：{string.Join("; ", w.Glosses)}");
-            units.Add($"{w.Glosses[0]}: {w.Word} ({w.Pinyin})");
+            units.Add(FactPhrasings.WordMeaning(w));
+            units.Add(FactPhrasings.WordFromGloss(w));
         }
         foreach (var w in knowledge.EnWords)
+            units.Add(FactPhrasings.EnglishWord(w, PosName.GetValueOrDefault(w.Pos, "word"), knowledge.EnAntonyms.GetValueOrDefault(w.Word)));
+        foreach (var (word, opposites) in knowledge.ZhAntonyms) units.Add(FactPhrasings.ChineseAntonym(word, opposites));
+        foreach (var c in knowledge.Countries)
         {
-            var line = $"{w.Word} ({PosName.GetValueOrDefault(w.Pos, "word")}): {w.Definition}.";
-            if (knowledge.EnAntonyms.TryGetValue(w.Word, out var opposites)) line += $" Opposite: {string.Join(", ", opposites)}.";
-            units.Add(line);
+            var (en, zh) = CountryLines(c);
+            units.Add(FactPhrasings.CountryEn(c, en));
+            units.Add(FactPhrasings.CountryZh(c, zh));
         }
-        foreach (var (word, opposites) in knowledge.ZhAntonyms) units.Add($"“{word}”的反义词是“{string.Join("”、“", opposites)}”。");
-        units.AddRange(CountryDocs().SelectMany(d => d.Text.Split('\n')));
-        units.AddRange(Poems(knowledge.PoemDomain, "唐").Select(d => d.Text));
+        foreach (var p in knowledge.PoemDomain)
+        {
+            units.Add([Poems([p], "唐").Single().Text]);
+            if (p.Author.Length > 0) units.Add(FactPhrasings.PoemAuthor(p));
+        }
         foreach (var problem in FactGenerator.ArithmeticProblems(knowledge.Domain))
-            units.AddRange(new[] { "zh", "en" }.Select(problem.Line));
+            units.AddRange(new[] { "zh", "en" }.Select(lang => new[] { problem.Line(lang) }));
         for (int r = 0; r < FactRepeats; r++)
         {
             string salt = $"facts-{r}";
-            var shuffled = units.OrderBy(u => StableHash.Unit(u, salt)).ToList();
-            for (int i = 0, n = 0; i < shuffled.Count; i += 24, n++)
-                yield return new Document($"facts:{r}:{n}", "facts", "zh-en", string.Join("\n", shuffled.Skip(i).Take(24)));
+            var lines = units.Select(u => FactPhrasings.Pick(u, r)).OrderBy(u => StableHash.Unit(u, salt)).ToList();
+            for (int i = 0, n = 0; i < lines.Count; i += 24, n++)
+                yield return new Document($"facts:{r}:{n}", "facts", "zh-en", string.Join("\n", lines.Skip(i).Take(24)));
         }
     }
 
@@ -220,14 +226,20 @@ public sealed partial class CorpusBuilder(DataPaths paths, Knowledge knowledge, 
     {
         foreach (var c in knowledge.Countries)
         {
-            var en = new StringBuilder($"{c.NameEn} ({c.NameZh}), officially the {c.OfficialEn}, is in {c.Region}");
-            if (c.Subregion.Length > 0) en.Append($" ({c.Subregion})");
-            en.Append('.');
-            if (c.Capitals.Count > 0) en.Append($" The capital of {c.NameEn} is {string.Join(" and ", c.Capitals)}{(c.CapitalZh is null ? "" : $" ({c.CapitalZh})")}.");
-            var zh = new StringBuilder($"{c.NameZh}（{c.NameEn}）位于{RegionZh.GetValueOrDefault(c.Region, c.Region)}。");
-            if (c.Capitals.Count > 0) zh.Append($"{c.NameZh}的首都是{c.CapitalZh ?? c.Capitals[0]}{(c.CapitalZh is null ? "" : $"（{c.Capitals[0]}）")}。");
+            var (en, zh) = CountryLines(c);
             yield return new Document($"country:{c.Code}", "countries", "zh-en", en + "\n" + zh);
         }
+    }
+
+    static (string En, string Zh) CountryLines(Country c)
+    {
+        var en = new StringBuilder($"{c.NameEn} ({c.NameZh}), officially the {c.OfficialEn}, is in {c.Region}");
+        if (c.Subregion.Length > 0) en.Append($" ({c.Subregion})");
+        en.Append('.');
+        if (c.Capitals.Count > 0) en.Append($" The capital of {c.NameEn} is {string.Join(" and ", c.Capitals)}{(c.CapitalZh is null ? "" : $" ({c.CapitalZh})")}.");
+        var zh = new StringBuilder($"{c.NameZh}（{c.NameEn}）位于{RegionZh.GetValueOrDefault(c.Region, c.Region)}。");
+        if (c.Capitals.Count > 0) zh.Append($"{c.NameZh}的首都是{c.CapitalZh ?? c.Capitals[0]}{(c.CapitalZh is null ? "" : $"（{c.Capitals[0]}）")}。");
+        return (en.ToString(), zh.ToString());
     }
 
     static readonly Dictionary<char, string> PosName = new() { ['n'] = "noun", ['v'] = "verb", ['a'] = "adj.", ['r'] = "adv." };
