@@ -40,7 +40,7 @@ public sealed record RecipeOptions
     public int SftSeq { get; init; } = 512;
     public float SftLearningRate { get; init; } = 3e-4f;
     /// <summary>Fraction of SFT rows that are pretraining text windows (docs/pipeline.md has the measurement behind the default).</summary>
-    public float SftPretrainMix { get; init; }
+    public float SftPretrainMix { get; init; } = 0.3f;
 
     // Reward model
     public int RmSteps { get; init; } = 600;
