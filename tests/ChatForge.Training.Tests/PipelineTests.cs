@@ -4,7 +4,9 @@ using ChatForge.Engine.Inference;
 using ChatForge.Engine.Model;
 using ChatForge.Engine.Training;
 using ChatForge.Training.Evaluation;
+using ChatForge.Training.Formats;
 using ChatForge.Training.Ppo;
+using ChatForge.Training.Preference;
 using ChatForge.Training.Report;
 using ChatForge.Training.Reward;
 using ChatForge.Training.Stages;
@@ -154,6 +156,36 @@ public class EvalAndReportTests
         Assert.Equal(rmReport.PairwiseAccuracy, Assert.Single(rmReport.ByTask!).Value, 6);
         // Reversed rankings put the last answer first: pair "1>2" of the reversed set is pair "3>4" of the original.
         Assert.Equal(1, rmReport.ByRankPair["3>4"] + reversed.ByRankPair!["1>2"], 6);
+    }
+
+    [Fact]
+    public void Likelihood_judge_orders_answers_by_mean_log_probability_per_answer_token()
+    {
+        var tok = TinyWorld.Tokenizer;
+        var model = new Transformer(TinyWorld.Config(context: 64), seed: 9);
+        var ranking = new RankingRecord("r0", "t", "en", [new("user", "what is 2+2?")], ["four", "yes", "no no no no", "Paris"]);
+        var report = ModelEvaluations.LikelihoodAccuracy(model.Parameters, tok, [ranking]);
+        // By hand: Σ log p over each answer's tokens (words and closing token) / their count, then count ordered pairs.
+        var conversation = ranking.Messages.ToChat();
+        var means = ranking.Answers.Select(a =>
+        {
+            var seq = AnswerSequences.Render(tok, conversation, a, 64);
+            return AnswerSequences.LogProbSums(model, [seq], tok.StopTokenIds[0])[0] / seq.AnswerMask.Count(m => m);
+        }).ToArray();
+        int correct = 0;
+        for (int i = 0; i < 4; i++)
+            for (int j = i + 1; j < 4; j++)
+            {
+                Assert.Equal(means[i] > means[j] ? 1.0 : 0.0, report.ByRankPair![$"{i + 1}>{j + 1}"]);
+                if (means[i] > means[j]) correct++;
+            }
+        Assert.Equal(6, report.Pairs);
+        Assert.Equal(correct / 6.0, report.PairwiseAccuracy, 6);
+        // The flat metrics carry it by pair for the report card.
+        var metrics = new EvalReport { LikelihoodRanking = report }.Metrics();
+        Assert.Equal(report.PairwiseAccuracy, metrics["likelihood_pairwise_accuracy"], 6);
+        Assert.Equal(report.ByRankPair!["1>2"], metrics["likelihood_pair/1>2"], 6);
+        Assert.Equal(metrics, EvalReport.Metrics(new EvalReport { LikelihoodRanking = report }.ToJson()));
     }
 
     [Fact]

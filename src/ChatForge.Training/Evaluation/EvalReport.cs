@@ -6,6 +6,7 @@ using ChatForge.Engine.Model;
 using ChatForge.Engine.Training;
 using ChatForge.Tokenizer;
 using ChatForge.Training.Formats;
+using ChatForge.Training.Preference;
 using ChatForge.Training.Reward;
 
 namespace ChatForge.Training.Evaluation;
@@ -35,6 +36,8 @@ public sealed record EvalReport
     public AnswerReport? Answers { get; init; }
     public FollowupReport? Followups { get; init; }
     public RewardModelReport? RewardModel { get; init; }
+    /// <summary>The held-out rankings ordered by this model's own likelihood of each answer (the judge a reward model must beat).</summary>
+    public RewardModelReport? LikelihoodRanking { get; init; }
     public ComparisonReport? VersusBaseline { get; init; }
     public BitsPerByteReport? Validation { get; init; }
 
@@ -79,7 +82,11 @@ public sealed record EvalReport
         {
             Put($"followup/{t["task"]}/{t["lang"]}", t["accuracy"]); Put($"followup_without_context/{t["task"]}/{t["lang"]}", t["accuracy_without_context"]);
         }
-        Put("rm_pairwise_accuracy", report["reward_model"]?["pairwise_accuracy"]);
+        foreach (var (name, key) in new[] { ("rm", "reward_model"), ("likelihood", "likelihood_ranking") })
+        {
+            Put($"{name}_pairwise_accuracy", report[key]?["pairwise_accuracy"]);
+            foreach (var (pair, value) in report[key]?["by_rank_pair"] as JsonObject ?? []) Put($"{name}_pair/{pair}", value);
+        }
         var c = report["versus_baseline"];
         Put("mean_rm_score", c?["mean_policy_score"]); Put("baseline_rm_score", c?["mean_baseline_score"]); Put("win_rate_vs_sft", c?["win_rate"]);
         Put("wins_vs_sft", c?["wins"]); Put("ties_vs_sft", c?["ties"]); Put("losses_vs_sft", c?["losses"]);
@@ -106,7 +113,16 @@ public sealed record EvalReport
             foreach (var l in f.PerLang) { m[$"followup_accuracy/{l.Lang}"] = l.Accuracy; m[$"followup_accuracy_without_context/{l.Lang}"] = l.AccuracyWithoutContext; }
             foreach (var t in f.PerTask) { m[$"followup/{t.Task}/{t.Lang}"] = t.Accuracy; m[$"followup_without_context/{t.Task}/{t.Lang}"] = t.AccuracyWithoutContext; }
         }
-        if (RewardModel is { } rm) m["rm_pairwise_accuracy"] = rm.PairwiseAccuracy;
+        if (RewardModel is { } rm)
+        {
+            m["rm_pairwise_accuracy"] = rm.PairwiseAccuracy;
+            foreach (var (pair, accuracy) in rm.ByRankPair ?? new Dictionary<string, double>()) m[$"rm_pair/{pair}"] = accuracy;
+        }
+        if (LikelihoodRanking is { } lr)
+        {
+            m["likelihood_pairwise_accuracy"] = lr.PairwiseAccuracy;
+            foreach (var (pair, accuracy) in lr.ByRankPair ?? new Dictionary<string, double>()) m[$"likelihood_pair/{pair}"] = accuracy;
+        }
         if (VersusBaseline is { } c)
         {
             m["mean_rm_score"] = c.MeanPolicyScore; m["baseline_rm_score"] = c.MeanBaselineScore; m["win_rate_vs_sft"] = c.WinRate;
@@ -121,15 +137,37 @@ public sealed record EvalReport
 public static class ModelEvaluations
 {
     /// <summary>Share of all C(K,2) pairs of each held-out ranking that the reward model orders like the ranking.</summary>
-    public static RewardModelReport PairwiseAccuracy(RewardScorer scorer, IReadOnlyList<RankingRecord> rankings)
+    public static RewardModelReport PairwiseAccuracy(RewardScorer scorer, IReadOnlyList<RankingRecord> rankings) =>
+        PairwiseAccuracy(rankings, r =>
+        {
+            var conversation = r.Messages.ToChat();
+            return scorer.Score(r.Answers.Select(a => scorer.Render(conversation, a)).ToList());
+        });
+
+    /// <summary>
+    /// The same pairs ordered by the language model's own mean log-probability per answer token: what the model the reward
+    /// model starts from "knows" without any ranking training. A reward model below this judge is not using that knowledge.
+    /// </summary>
+    public static RewardModelReport LikelihoodAccuracy(ParameterBuffer model, IChatTokenizer tokenizer, IReadOnlyList<RankingRecord> rankings)
+    {
+        var transformer = new Transformer(model);
+        return PairwiseAccuracy(rankings, r =>
+        {
+            var conversation = r.Messages.ToChat();
+            var sequences = r.Answers.Select(a => AnswerSequences.Render(tokenizer, conversation, a, transformer.Config.ContextLength)).ToList();
+            var sums = AnswerSequences.LogProbSums(transformer, sequences, tokenizer.StopTokenIds[0]);
+            return sums.Select((sum, i) => sum / sequences[i].AnswerMask.Count(m => m)).ToArray();
+        });
+    }
+
+    static RewardModelReport PairwiseAccuracy(IReadOnlyList<RankingRecord> rankings, Func<RankingRecord, float[]> score)
     {
         int pairs = 0, correct = 0;
         var byPair = new SortedDictionary<string, (int Correct, int Pairs)>(StringComparer.Ordinal);
         var byTask = new SortedDictionary<string, (int Correct, int Pairs)>(StringComparer.Ordinal);
         foreach (var r in rankings)
         {
-            var conversation = r.Messages.ToChat();
-            var rewards = scorer.Score(r.Answers.Select(a => scorer.Render(conversation, a)).ToList());
+            var rewards = score(r);
             for (int i = 0; i < rewards.Length; i++)
                 for (int j = i + 1; j < rewards.Length; j++)
                 {

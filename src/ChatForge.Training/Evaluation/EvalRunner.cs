@@ -57,14 +57,16 @@ public static class EvalRunner
         }
         else skipped.Add($"{followupPath} not found: no follow-up accuracy (rerun `data build --only dialogues`)");
 
+        string rankingsPath = Path.Combine(paths.Rankings, "val.jsonl");
+        RewardModelReport? likelihood = File.Exists(rankingsPath) ? ModelEvaluations.LikelihoodAccuracy(model, tokenizer, Jsonl.ReadRankings(rankingsPath)) : null;
+
         RewardModelReport? rmReport = null;
         ComparisonReport? comparison = null;
         if (rewardModelDirectory is not null)
         {
             var scorer = new RewardScorer(new Transformer(Checkpoint.LoadParameters(rewardModelDirectory)), tokenizer);
-            string rankings = Path.Combine(paths.Rankings, "val.jsonl");
-            if (File.Exists(rankings)) rmReport = ModelEvaluations.PairwiseAccuracy(scorer, Jsonl.ReadRankings(rankings));
-            else skipped.Add($"{rankings} not found: no RM pairwise accuracy");
+            if (File.Exists(rankingsPath)) rmReport = ModelEvaluations.PairwiseAccuracy(scorer, Jsonl.ReadRankings(rankingsPath));
+            else skipped.Add($"{rankingsPath} not found: no RM pairwise accuracy");
             if (baselineDirectory is not null)
             {
                 var prompts = items.Where(i => i.Set == "heldout").Take(options.ComparisonPrompts).Select(i => i.Messages.ToChat()).ToList();
@@ -78,7 +80,7 @@ public static class EvalRunner
             bpb = ModelEvaluations.BitsPerByte(new Transformer(model), paths.Tokens, options.BitsPerByteTokens);
         else skipped.Add($"{Path.Combine(paths.Tokens, "val")} not found: no bits per byte");
 
-        return (new EvalReport { Model = Path.GetFullPath(modelDirectory), Answers = answers, Followups = followups, RewardModel = rmReport, VersusBaseline = comparison, Validation = bpb }, skipped);
+        return (new EvalReport { Model = Path.GetFullPath(modelDirectory), Answers = answers, Followups = followups, RewardModel = rmReport, LikelihoodRanking = likelihood, VersusBaseline = comparison, Validation = bpb }, skipped);
     }
 
     /// <summary>

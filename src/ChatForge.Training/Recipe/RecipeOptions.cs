@@ -42,8 +42,9 @@ public sealed record RecipeOptions
     /// <summary>Fraction of SFT rows that are pretraining text windows (docs/pipeline.md has the measurement behind the default).</summary>
     public float SftPretrainMix { get; init; } = 0.3f;
 
-    // Reward model
-    public int RmSteps { get; init; } = 600;
+    // Reward model: 1800 steps × 8 ≈ 2.7 epochs of the 5.3k rankings (~15 min); 600 steps ranked 83.9% of held-out pairs,
+    // 1800 steps 87.5% (docs/pipeline.md).
+    public int RmSteps { get; init; } = 1800;
     public int RmBatch { get; init; } = 8;
     public float RmLearningRate { get; init; } = 1e-4f;
 

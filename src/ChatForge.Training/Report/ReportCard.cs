@@ -77,6 +77,7 @@ public static class ReportCard
         }
 
         if (evaluations.Any(e => e.Metrics.ContainsKey("followup_accuracy"))) Followups(md, evaluations);
+        RankPairs(md, evaluations);
 
         var plots = new List<(string Title, string File)>();
         foreach (var (stage, key, title, file) in Curves)
@@ -125,6 +126,31 @@ public static class ReportCard
         foreach (var t in tasks)
             md.AppendLine($"| {t.Replace('/', ' ')} | " + string.Join(" | ", evaluations.Select(e =>
                 e.Metrics.ContainsKey("followup/" + t) ? $"{Percent(e.Metrics, "followup/" + t)} / {Percent(e.Metrics, "followup_without_context/" + t)}" : "–")) + " |");
+        md.AppendLine();
+    }
+
+    /// <summary>
+    /// Held-out ranking accuracy by pair of ranks: the reward model's, and each model's own likelihood as a judge (the
+    /// pairs that need the fact show whether a model knows it; the reward model should do at least as well).
+    /// </summary>
+    static void RankPairs(StringBuilder md, IReadOnlyList<(string Model, Dictionary<string, double> Metrics)> evaluations)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var pairs = evaluations.SelectMany(e => e.Metrics.Keys).Where(k => k.StartsWith("rm_pair/", StringComparison.Ordinal) || k.StartsWith("likelihood_pair/", StringComparison.Ordinal))
+            .Select(k => k[(k.IndexOf('/') + 1)..]).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (pairs.Count == 0) return;
+        var rm = evaluations.FirstOrDefault(e => e.Metrics.Keys.Any(k => k.StartsWith("rm_pair/", StringComparison.Ordinal)));
+        var judges = new List<(string Name, Dictionary<string, double> Metrics, string Prefix)>();
+        if (rm.Metrics is not null) judges.Add(("reward model", rm.Metrics, "rm_pair/"));
+        judges.AddRange(evaluations.Where(e => e.Metrics.Keys.Any(k => k.StartsWith("likelihood_pair/", StringComparison.Ordinal))).Select(e => ($"{e.Model} likelihood", e.Metrics, "likelihood_pair/")));
+        md.AppendLine("## Held-out rankings by pair of ranks").AppendLine();
+        md.AppendLine("\"1>2\" is the right answer above the near miss, \"1>3\" above another entry's answer, \"2>3\" the near miss above that; " +
+            "later ranks are \"I don't know\" and an off-topic answer (docs/data.md). A likelihood row orders answers by that model's mean " +
+            "log-probability per answer token, with no ranking training.").AppendLine();
+        md.AppendLine("| judge | " + string.Join(" | ", pairs) + " |");
+        md.AppendLine("|---|" + string.Concat(pairs.Select(_ => "---:|")));
+        foreach (var (name, m, prefix) in judges)
+            md.AppendLine($"| {name} | " + string.Join(" | ", pairs.Select(p => m.TryGetValue(prefix + p, out var v) ? v.ToString("0.00", inv) : "–")) + " |");
         md.AppendLine();
     }
 
