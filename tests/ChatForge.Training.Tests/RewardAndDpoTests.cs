@@ -17,6 +17,36 @@ public class RewardAndDpoTests
     }
 
     [Fact]
+    public void Likelihood_reward_is_the_head_plus_the_mean_log_probability_of_the_answer_tokens()
+    {
+        var tok = TinyWorld.Tokenizer;
+        var sft = new Transformer(TinyWorld.Config(), seed: 7);
+        var plain = new RewardScorer(new Transformer(RewardScorer.FromSft(sft.Parameters)), tok);
+        var withLikelihood = new RewardScorer(new Transformer(RewardScorer.FromSft(sft.Parameters, likelihood: true)), tok);
+        var rng = new Random(3);
+        foreach (var scorer in new[] { plain, withLikelihood })
+        {
+            var w = scorer.Model.Parameters[scorer.Model.Layout.Score!];
+            for (int j = 0; j < w.Length; j++) w[j] = (float)(rng.NextDouble() - 0.5);
+            rng = new Random(3); // the same head for both
+        }
+        var conversation = TinyWorld.Ask("what is 2+2?");
+        string[] answers = ["four", "yes no yes", "Paris"];
+        var head = plain.Score(answers.Select(a => plain.Render(conversation, a)).ToList());
+        var rewards = withLikelihood.Score(answers.Select(a => withLikelihood.Render(conversation, a)).ToList());
+        for (int i = 0; i < answers.Length; i++)
+        {
+            var seq = AnswerSequences.Render(tok, conversation, answers[i], sft.Config.ContextLength);
+            float mean = AnswerSequences.LogProbSums(sft, [seq], tok.StopTokenIds[0])[0] / seq.AnswerMask.Count(m => m);
+            Assert.True(mean < 0);
+            Assert.Equal(head[i] + mean, rewards[i], 4);
+        }
+        // The flag travels with the reward model's config.
+        Assert.True(withLikelihood.Model.Config.ScoreLikelihood);
+        Assert.False(plain.Model.Config.ScoreLikelihood);
+    }
+
+    [Fact]
     public void Reward_model_learns_a_separable_ranking_and_ranks_held_out_prompts()
     {
         var tok = TinyWorld.Tokenizer;
@@ -45,11 +75,13 @@ public class RewardAndDpoTests
         Assert.True(correct >= 0.9 * pairs, $"held-out pairwise accuracy {correct}/{pairs}; rewards {string.Join(", ", scorer.Score(Group(5)))}");
     }
 
-    [Fact]
-    public void Reward_gradient_matches_finite_differences()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // the reward also holds the answer's mean log-probability: gradients flow through the LM head too
+    public void Reward_gradient_matches_finite_differences(bool likelihood)
     {
         var tok = TinyWorld.Tokenizer;
-        var rm = new Transformer(RewardScorer.FromSft(new Transformer(TinyWorld.Config(), seed: 6).Parameters));
+        var rm = new Transformer(RewardScorer.FromSft(new Transformer(TinyWorld.Config(), seed: 6).Parameters, likelihood));
         var rng = new Random(1);
         var score = rm.Parameters[rm.Layout.Score!];
         for (int j = 0; j < score.Length; j++) score[j] = (float)(rng.NextDouble() - 0.5);

@@ -241,7 +241,7 @@ public sealed class TrainCommand : ICliCommand
             var train = Read(paths.Rankings, "train.jsonl", TrainingJsonl.ReadRankings);
             var val = Read(paths.Rankings, "val.jsonl", TrainingJsonl.ReadRankings);
             return FineTune("rm", Shared(o.RmSteps, o.RmBatch, o.RmLearningRate),
-                s => { var t = RewardTrainer.Start(Model("sft"), Dir("rm"), Tokenizer, train, val, s); return (t.Loop, t.Run); },
+                s => { var t = RewardTrainer.Start(Model("sft"), Dir("rm"), Tokenizer, train, val, s, o.RmLikelihood); return (t.Loop, t.Run); },
                 () => { var t = RewardTrainer.Resume(Dir("rm"), Tokenizer, train, val); return (t.Loop, t.Run); });
         }
 

@@ -40,6 +40,11 @@ public sealed record ModelConfig
     [JsonPropertyName("tie_word_embeddings")] public bool TieEmbeddings { get; init; } = true;
     /// <summary>A scalar head score.weight [1, d] on the final hidden state: reward models and PPO critics.</summary>
     [JsonPropertyName("score_head")] public bool ScoreHead { get; init; }
+    /// <summary>
+    /// Reward models only: the reward adds the answer's mean log-probability per token under the model's own LM head to
+    /// the score head's value (ChatForge.Training.Reward.RewardScorer has why).
+    /// </summary>
+    [JsonPropertyName("score_likelihood")] public bool ScoreLikelihood { get; init; }
 
     [JsonIgnore] public int HeadDim => HeadDimOverride > 0 ? HeadDimOverride : HiddenSize / Math.Max(1, NumHeads);
     [JsonIgnore] public int QkvDim => (NumHeads + 2 * NumKvHeads) * HeadDim;

@@ -50,7 +50,7 @@ public sealed class PpoTrainer
     {
         options.Validate();
         if (critic.Layout.Score is null) throw new ArgumentException("The critic needs a config with score_head = true.", nameof(critic));
-        if (actor.Config with { ScoreHead = false } != reference.Config with { ScoreHead = false })
+        if (actor.Config with { ScoreHead = false, ScoreLikelihood = false } != reference.Config with { ScoreHead = false, ScoreLikelihood = false })
             throw new ArgumentException("The actor and the reference must have the same configuration.", nameof(reference));
         _actor = actor; _reference = reference; _critic = critic; _reward = reward; _options = options;
         _stopTokens = stopTokens.ToArray();

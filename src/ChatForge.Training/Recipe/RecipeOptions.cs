@@ -45,6 +45,8 @@ public sealed record RecipeOptions
     // Reward model: 1800 steps × 8 ≈ 2.7 epochs of the 5.3k rankings (~15 min); 600 steps ranked 83.9% of held-out pairs,
     // 1800 steps 87.5% (docs/pipeline.md).
     public int RmSteps { get; init; } = 1800;
+    /// <summary>Reward = score head + the answer's mean log-probability under the reward model's LM head (RewardScorer).</summary>
+    public bool RmLikelihood { get; init; }
     public int RmBatch { get; init; } = 8;
     public float RmLearningRate { get; init; } = 1e-4f;
 

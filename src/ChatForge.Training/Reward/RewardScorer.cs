@@ -7,12 +7,18 @@ namespace ChatForge.Training.Reward;
 /// <summary>
 /// A reward model: the SFT Transformer with a scalar head (score.weight) read at the answer's final token,
 /// the closing &lt;|im_end|&gt; — the one position that has seen the whole prompt and the whole answer.
+/// With <see cref="ModelConfig.ScoreLikelihood"/> the reward also adds the answer's mean log-probability per token
+/// (its words and closing token) under the model's own LM head. The SFT model's likelihood already puts a right answer
+/// above a same-topic wrong one four times in five, while a head on the last position, trained by the ranking loss,
+/// barely learns to (docs/pipeline.md): the last position has no direct view of how surprising the answer's earlier
+/// tokens were. The ranking loss trains both paths.
 /// </summary>
 public sealed class RewardScorer
 {
     readonly Transformer _model;
     readonly IChatTokenizer _tokenizer;
     readonly int _padId;
+    readonly int[] _answerHeader;
 
     public Transformer Model => _model;
 
@@ -22,6 +28,11 @@ public sealed class RewardScorer
         _model = model;
         _tokenizer = tokenizer;
         _padId = tokenizer.StopTokenIds[0];
+        // The ids that open an assistant turn: the answer starts after their last occurrence.
+        var user = new List<ChatMessage> { new(ChatRoles.User, "?") };
+        var open = tokenizer.RenderChat(user, addGenerationPrompt: true).Ids;
+        _answerHeader = open[tokenizer.RenderChat(user, addGenerationPrompt: false).Ids.Length..];
+        if (_answerHeader.Length == 0) throw new InvalidOperationException("The chat template has no assistant-turn opening.");
     }
 
     /// <summary>The conversation followed by the answer as a closed assistant turn, cut right after its closing token.</summary>
@@ -40,11 +51,11 @@ public sealed class RewardScorer
     public float[] Score(IReadOnlyList<int[]> sequences)
     {
         var batch = new SequenceBatch(sequences, _padId, _model.Config.ContextLength);
+        var rewards = _model.Config.ScoreLikelihood ? MeanAnswerLogProbs(batch, out _, out _) : new float[batch.Rows];
         var hidden = _model.ForwardHidden(batch.Tokens, batch.Rows, batch.T);
-        var rewards = new float[batch.Rows];
         var w = _model.Parameters[_model.Layout.Score!];
         int d = _model.Config.HiddenSize;
-        for (int r = 0; r < batch.Rows; r++) rewards[r] = Dot(hidden.Slice(batch.LastRow(r) * d, d), w);
+        for (int r = 0; r < batch.Rows; r++) rewards[r] += Dot(hidden.Slice(batch.LastRow(r) * d, d), w);
         return rewards;
     }
 
@@ -55,16 +66,18 @@ public sealed class RewardScorer
     public (float Loss, float PairAccuracy, float[] Rewards) RankingStep(IReadOnlyList<int[]> answersBestFirst, float weight)
     {
         var batch = new SequenceBatch(answersBestFirst, _padId, _model.Config.ContextLength);
+        int[]? targets = null;
+        int[]? counts = null;
+        var rewards = _model.Config.ScoreLikelihood ? MeanAnswerLogProbs(batch, out targets, out counts) : new float[batch.Rows];
         var hidden = _model.ForwardHidden(batch.Tokens, batch.Rows, batch.T);
         int d = _model.Config.HiddenSize;
         var w = _model.Parameters[_model.Layout.Score!];
-        var rewards = new float[batch.Rows];
-        for (int r = 0; r < batch.Rows; r++) rewards[r] = Dot(hidden.Slice(batch.LastRow(r) * d, d), w);
+        for (int r = 0; r < batch.Rows; r++) rewards[r] += Dot(hidden.Slice(batch.LastRow(r) * d, d), w);
 
         var dRewards = new float[batch.Rows];
         var (loss, accuracy) = RewardModelLoss.ForwardBackward(rewards, dRewards);
 
-        // Only the last row of each answer feeds the reward: elsewhere dHidden is zero.
+        // Only the last row of each answer feeds the head: elsewhere dHidden is zero.
         var dHidden = new float[batch.Rows * batch.T * d];
         var dW = _model.Grads[_model.Layout.Score!];
         for (int r = 0; r < batch.Rows; r++)
@@ -79,7 +92,44 @@ public sealed class RewardScorer
             }
         }
         _model.BackwardHidden(dHidden);
+
+        if (targets is not null)
+        {
+            // d loss / d log p(token) = dRewards[r] / count[r]; the LM loss is Σ rowWeights·(−log p), hence the sign.
+            var rowWeights = new float[batch.Rows * batch.T];
+            for (int i = 0; i < rowWeights.Length; i++)
+                if (targets[i] >= 0) rowWeights[i] = -dRewards[i / batch.T] * weight / counts![i / batch.T];
+            _model.LanguageModelLoss(batch.Tokens, targets, batch.Rows, batch.T, rowWeights);
+        }
         return (loss * weight, accuracy, rewards);
+    }
+
+    /// <summary>Mean log p per answer token (the tokens after the last assistant-turn opening, closing token included).</summary>
+    float[] MeanAnswerLogProbs(SequenceBatch batch, out int[] targets, out int[] counts)
+    {
+        var starts = new int[batch.Rows];
+        for (int r = 0; r < batch.Rows; r++) starts[r] = AnswerStart(batch.Tokens.AsSpan(r * batch.T, batch.Lengths[r]));
+        targets = batch.Targets((r, j) => j >= starts[r]);
+        var logProbs = new float[batch.Rows * batch.T];
+        _model.Evaluate(batch.Tokens, targets, batch.Rows, batch.T, logProbs);
+        counts = new int[batch.Rows];
+        var means = new float[batch.Rows];
+        for (int r = 0; r < batch.Rows; r++)
+        {
+            counts[r] = Math.Max(1, batch.Lengths[r] - starts[r]);
+            double sum = 0;
+            foreach (float lp in logProbs.AsSpan(r * batch.T, batch.T)) sum += lp; // ignored rows hold 0
+            means[r] = (float)(sum / counts[r]);
+        }
+        return means;
+    }
+
+    int AnswerStart(ReadOnlySpan<int> ids)
+    {
+        int at = ids.LastIndexOf(_answerHeader);
+        if (at < 0) throw new InvalidOperationException("A reward-model sequence has no assistant turn.");
+        if (at + _answerHeader.Length >= ids.Length) throw new InvalidOperationException("A reward-model sequence has an empty answer.");
+        return at + _answerHeader.Length;
     }
 
     static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => System.Numerics.Tensors.TensorPrimitives.Dot(a, b);
@@ -88,9 +138,9 @@ public sealed class RewardScorer
     /// A reward model initialised from an SFT model: every tensor copied, plus a zero score head (so every
     /// answer starts with reward 0 and the ranking loss alone shapes it).
     /// </summary>
-    public static ParameterBuffer FromSft(ParameterBuffer sft)
+    public static ParameterBuffer FromSft(ParameterBuffer sft, bool likelihood = false)
     {
-        var config = sft.Layout.Config with { ScoreHead = true };
+        var config = sft.Layout.Config with { ScoreHead = true, ScoreLikelihood = likelihood };
         var rm = new ParameterBuffer(new ParameterLayout(config));
         foreach (var slot in sft.Layout.Tensors) sft[slot].CopyTo(rm[slot.Name]);
         return rm;

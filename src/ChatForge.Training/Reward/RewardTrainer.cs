@@ -41,10 +41,10 @@ public sealed class RewardTrainer
     }
 
     public static RewardTrainer Start(string sftModelDirectory, string runDirectory, IChatTokenizer tokenizer,
-        IReadOnlyList<RankingRecord> train, IReadOnlyList<RankingRecord> validation, StageOptions options)
+        IReadOnlyList<RankingRecord> train, IReadOnlyList<RankingRecord> validation, StageOptions options, bool likelihood = false)
     {
         if (train.Count == 0) throw new ArgumentException("No rankings to train the reward model on.");
-        var model = new Transformer(RewardScorer.FromSft(Checkpoint.LoadParameters(sftModelDirectory)));
+        var model = new Transformer(RewardScorer.FromSft(Checkpoint.LoadParameters(sftModelDirectory), likelihood));
         return new RewardTrainer(StageLoop.Start(Stage, runDirectory, model, options), tokenizer, train, validation, null);
     }
 
