@@ -63,7 +63,7 @@ public sealed record EvalReport
         return node;
     }
 
-    /// <summary>Flat metrics of a report saved with <see cref="ToJson"/>: the same names and values as <see cref="Metrics()"/>.</summary>
+    /// <summary>Flat metrics of a report saved with <see cref="ToJson"/> (stages.json keeps the saved form).</summary>
     public static Dictionary<string, double> Metrics(JsonObject report)
     {
         var m = new Dictionary<string, double>();
@@ -94,43 +94,8 @@ public sealed record EvalReport
         return m;
     }
 
-    /// <summary>Flat name → value pairs for stages.json and the report card.</summary>
-    public Dictionary<string, double> Metrics()
-    {
-        var m = new Dictionary<string, double>();
-        if (Answers is { } a)
-        {
-            m["heldout_accuracy"] = a.HeldOutAccuracy;
-            m["absent_idk_rate"] = a.AbsentRefusalRate;
-            m["heldout_refusal_rate"] = a.HeldOutRefusalRate;
-            m["mean_answer_tokens"] = a.MeanAnswerTokens;
-            foreach (var t in a.PerTask) m[$"acc/{t.Task}/{t.Lang}"] = t.Accuracy;
-        }
-        if (Followups is { } f)
-        {
-            m["followup_accuracy"] = f.Accuracy;
-            m["followup_accuracy_without_context"] = f.AccuracyWithoutContext;
-            foreach (var l in f.PerLang) { m[$"followup_accuracy/{l.Lang}"] = l.Accuracy; m[$"followup_accuracy_without_context/{l.Lang}"] = l.AccuracyWithoutContext; }
-            foreach (var t in f.PerTask) { m[$"followup/{t.Task}/{t.Lang}"] = t.Accuracy; m[$"followup_without_context/{t.Task}/{t.Lang}"] = t.AccuracyWithoutContext; }
-        }
-        if (RewardModel is { } rm)
-        {
-            m["rm_pairwise_accuracy"] = rm.PairwiseAccuracy;
-            foreach (var (pair, accuracy) in rm.ByRankPair ?? new Dictionary<string, double>()) m[$"rm_pair/{pair}"] = accuracy;
-        }
-        if (LikelihoodRanking is { } lr)
-        {
-            m["likelihood_pairwise_accuracy"] = lr.PairwiseAccuracy;
-            foreach (var (pair, accuracy) in lr.ByRankPair ?? new Dictionary<string, double>()) m[$"likelihood_pair/{pair}"] = accuracy;
-        }
-        if (VersusBaseline is { } c)
-        {
-            m["mean_rm_score"] = c.MeanPolicyScore; m["baseline_rm_score"] = c.MeanBaselineScore; m["win_rate_vs_sft"] = c.WinRate;
-            m["wins_vs_sft"] = c.Wins; m["ties_vs_sft"] = c.Ties; m["losses_vs_sft"] = c.Losses;
-        }
-        if (Validation is { } v) { m["val_loss"] = v.Loss; if (v.BitsPerByte is { } bpb) m["val_bpb"] = bpb; }
-        return m;
-    }
+    /// <summary>Flat name → value pairs for stages.json and the report card (read from the saved form, so the two never differ).</summary>
+    public Dictionary<string, double> Metrics() => Metrics(ToJson());
 }
 
 /// <summary>The evaluations beyond answer accuracy: reward-model ranking, RM-judged win rate, bits per byte.</summary>
