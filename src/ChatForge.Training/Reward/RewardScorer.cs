@@ -1,6 +1,8 @@
+using ChatForge.Engine.Kernels;
 using ChatForge.Engine.Model;
 using ChatForge.Tokenizer;
 using ChatForge.Training.Alignment;
+using ChatForge.Training.Preference;
 
 namespace ChatForge.Training.Reward;
 
@@ -51,12 +53,7 @@ public sealed class RewardScorer
     public float[] Score(IReadOnlyList<int[]> sequences)
     {
         var batch = new SequenceBatch(sequences, _padId, _model.Config.ContextLength);
-        var rewards = _model.Config.ScoreLikelihood ? MeanAnswerLogProbs(batch, out _, out _) : new float[batch.Rows];
-        var hidden = _model.ForwardHidden(batch.Tokens, batch.Rows, batch.T);
-        var w = _model.Parameters[_model.Layout.Score!];
-        int d = _model.Config.HiddenSize;
-        for (int r = 0; r < batch.Rows; r++) rewards[r] += Dot(hidden.Slice(batch.LastRow(r) * d, d), w);
-        return rewards;
+        return Rewards(batch, _model.ForwardHidden(batch.Tokens, batch.Rows, batch.T), out _, out _);
     }
 
     /// <summary>
@@ -66,19 +63,26 @@ public sealed class RewardScorer
     public (float Loss, float PairAccuracy, float[] Rewards) RankingStep(IReadOnlyList<int[]> answersBestFirst, float weight)
     {
         var batch = new SequenceBatch(answersBestFirst, _padId, _model.Config.ContextLength);
-        int[]? targets = null;
-        int[]? counts = null;
-        var rewards = _model.Config.ScoreLikelihood ? MeanAnswerLogProbs(batch, out targets, out counts) : new float[batch.Rows];
         var hidden = _model.ForwardHidden(batch.Tokens, batch.Rows, batch.T);
-        int d = _model.Config.HiddenSize;
-        var w = _model.Parameters[_model.Layout.Score!];
-        for (int r = 0; r < batch.Rows; r++) rewards[r] += Dot(hidden.Slice(batch.LastRow(r) * d, d), w);
+        var rewards = Rewards(batch, hidden, out var targets, out var counts);
+        int n = batch.Rows * batch.T, d = _model.Config.HiddenSize;
 
         var dRewards = new float[batch.Rows];
         var (loss, accuracy) = RewardModelLoss.ForwardBackward(rewards, dRewards);
 
-        // Only the last row of each answer feeds the head: elsewhere dHidden is zero.
-        var dHidden = new float[batch.Rows * batch.T * d];
+        var dHidden = new float[n * d];
+        if (targets is not null)
+        {
+            // d loss / d log p(token) = dRewards[r] / count[r]; the LM loss is Σ rowWeights·(−log p), hence the sign.
+            // Writes dHidden at the answer positions (0 elsewhere) and accumulates the LM head's gradient.
+            var rowWeights = new float[n];
+            for (int i = 0; i < n; i++)
+                if (targets[i] >= 0) rowWeights[i] = -dRewards[i / batch.T] * weight / counts![i / batch.T];
+            LmHeadLoss.ForwardBackward(hidden, _model.Parameters[_model.Layout.LmHead], targets, rowWeights, new float[n], dHidden,
+                _model.Grads[_model.Layout.LmHead], n, d, _model.Config.VocabSize);
+        }
+        // The head reads only the last row of each answer.
+        var w = _model.Parameters[_model.Layout.Score!];
         var dW = _model.Grads[_model.Layout.Score!];
         for (int r = 0; r < batch.Rows; r++)
         {
@@ -87,41 +91,41 @@ public sealed class RewardScorer
             var dh = dHidden.AsSpan(batch.LastRow(r) * d, d);
             for (int j = 0; j < d; j++)
             {
-                dh[j] = g * w[j];
+                dh[j] += g * w[j];
                 dW[j] += g * h[j];
             }
         }
         _model.BackwardHidden(dHidden);
-
-        if (targets is not null)
-        {
-            // d loss / d log p(token) = dRewards[r] / count[r]; the LM loss is Σ rowWeights·(−log p), hence the sign.
-            var rowWeights = new float[batch.Rows * batch.T];
-            for (int i = 0; i < rowWeights.Length; i++)
-                if (targets[i] >= 0) rowWeights[i] = -dRewards[i / batch.T] * weight / counts![i / batch.T];
-            _model.LanguageModelLoss(batch.Tokens, targets, batch.Rows, batch.T, rowWeights);
-        }
         return (loss * weight, accuracy, rewards);
     }
 
-    /// <summary>Mean log p per answer token (the tokens after the last assistant-turn opening, closing token included).</summary>
-    float[] MeanAnswerLogProbs(SequenceBatch batch, out int[] targets, out int[] counts)
+    /// <summary>
+    /// The head's value at each sequence's last token, plus (ScoreLikelihood) the mean log p per answer token — the tokens
+    /// after the last assistant-turn opening, closing token included — read off the same final hidden states.
+    /// </summary>
+    float[] Rewards(SequenceBatch batch, ReadOnlySpan<float> hidden, out int[]? targets, out int[]? counts)
     {
+        targets = null;
+        counts = null;
+        int d = _model.Config.HiddenSize;
+        var w = _model.Parameters[_model.Layout.Score!];
+        var rewards = new float[batch.Rows];
+        for (int r = 0; r < batch.Rows; r++) rewards[r] = Dot(hidden.Slice(batch.LastRow(r) * d, d), w);
+        if (!_model.Config.ScoreLikelihood) return rewards;
+
         var starts = new int[batch.Rows];
         for (int r = 0; r < batch.Rows; r++) starts[r] = AnswerStart(batch.Tokens.AsSpan(r * batch.T, batch.Lengths[r]));
         targets = batch.Targets((r, j) => j >= starts[r]);
         var logProbs = new float[batch.Rows * batch.T];
-        _model.Evaluate(batch.Tokens, targets, batch.Rows, batch.T, logProbs);
+        LmHeadLoss.Forward(hidden, _model.Parameters[_model.Layout.LmHead], targets, logProbs, default, batch.Rows * batch.T, d, _model.Config.VocabSize);
+        var sums = AnswerSequences.SumPerRow(logProbs, batch);
         counts = new int[batch.Rows];
-        var means = new float[batch.Rows];
         for (int r = 0; r < batch.Rows; r++)
         {
-            counts[r] = Math.Max(1, batch.Lengths[r] - starts[r]);
-            double sum = 0;
-            foreach (float lp in logProbs.AsSpan(r * batch.T, batch.T)) sum += lp; // ignored rows hold 0
-            means[r] = (float)(sum / counts[r]);
+            counts[r] = batch.Lengths[r] - starts[r]; // ≥ 1: AnswerStart rejects an empty answer
+            rewards[r] += sums[r] / counts[r];
         }
-        return means;
+        return rewards;
     }
 
     int AnswerStart(ReadOnlySpan<int> ids)
