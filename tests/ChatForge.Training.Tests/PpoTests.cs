@@ -1,3 +1,4 @@
+using ChatForge.Engine.Inference;
 using ChatForge.Engine.Model;
 using ChatForge.Training.Ppo;
 using ChatForge.Training.Reward;
@@ -13,8 +14,10 @@ public class PpoTests
             rollouts.Select(r => (float)r.Tokens.Skip(r.PromptLength).Count(t => t < bound) / r.AnswerLength).ToArray();
     }
 
-    [Fact]
-    public void Ppo_learns_a_toy_reward_with_bounded_kl()
+    [Theory]
+    [InlineData(1f)]
+    [InlineData(0.7f)] // the tempered policy: sampling, ratios and KL at T, and the gradient through h / T
+    public void Ppo_learns_a_toy_reward_with_bounded_kl(float temperature)
     {
         var tok = TinyWorld.Tokenizer;
         var config = TinyWorld.Config(context: 64);
@@ -25,7 +28,7 @@ public class PpoTests
         var trainer = new PpoTrainer(actor, reference, critic, new TokenReward(tok.VocabSize / 4), tok.StopTokenIds, new PpoOptions
         {
             PromptsPerIteration = 8, MaxNewTokens = 8, Epochs = 2, MiniBatch = 4, KlBeta = 0.01f,
-            ActorLearningRate = 1e-2f, CriticLearningRate = 3e-3f, Seed = 3,
+            ActorLearningRate = 1e-2f, CriticLearningRate = 3e-3f, Seed = 3, Temperature = temperature,
         });
         var prompts = Enumerable.Range(0, 8).Select(i => tok.RenderChat(TinyWorld.Ask($"question {i}"), true).Ids).ToArray();
 
@@ -58,5 +61,36 @@ public class PpoTests
             Assert.All(r.Rewards.SkipLast(1), x => Assert.Equal(0f, x, 5));
         }
         Assert.Equal(0f, stats.MeanKl, 3);
+    }
+
+    /// <summary>Rollout log-probs are those of the distribution sampled from: log softmax(logits / T), logits from the inference engine.</summary>
+    [Theory]
+    [InlineData(1f)]
+    [InlineData(0.5f)]
+    public void Rollout_log_probs_are_the_tempered_policy(float temperature)
+    {
+        var tok = TinyWorld.Tokenizer;
+        var config = TinyWorld.Config(context: 64);
+        var actor = new Transformer(config, 5);
+        var critic = new Transformer(RewardScorer.FromSft(new Transformer(config, 5).Parameters));
+        var trainer = new PpoTrainer(actor, new Transformer(config, 5), critic, new TokenReward(5), tok.StopTokenIds,
+            new PpoOptions { PromptsPerIteration = 2, MaxNewTokens = 5, Epochs = 1, MiniBatch = 2, Seed = 4, Temperature = temperature, ActorLearningRate = 0 });
+        var prompts = Enumerable.Range(0, 2).Select(i => tok.RenderChat(TinyWorld.Ask($"q{i}"), true).Ids).ToArray();
+        var (_, rollouts) = trainer.Iterate(prompts);
+
+        var model = new InferenceModel(actor.Parameters, WeightFormat.F32);
+        foreach (var r in rollouts)
+        {
+            var cache = model.CreateCache(1);
+            int slot = cache.Allocate();
+            var logits = new float[r.Tokens.Length * model.VocabSize];
+            model.Forward(r.Tokens.Select((t, i) => new ForwardRow(slot, t, i, true)).ToArray(), cache, logits);
+            for (int t = 0; t < r.AnswerLength; t++)
+            {
+                var row = logits.AsSpan((r.PromptLength + t - 1) * model.VocabSize, model.VocabSize).ToArray().Select(z => (double)z / temperature).ToArray();
+                double max = row.Max(), logSum = max + Math.Log(row.Sum(z => Math.Exp(z - max)));
+                Assert.Equal(row[r.Tokens[r.PromptLength + t]] - logSum, r.LogProbs[t], 3);
+            }
+        }
     }
 }

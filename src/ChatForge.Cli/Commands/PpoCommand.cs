@@ -22,6 +22,7 @@ public sealed class PpoCommand : ICliCommand
         var iterations = new Option<int>("--iterations") { Description = "PPO iterations (rollout batch + updates)", DefaultValueFactory = _ => 100 };
         var prompts = new Option<int>("--prompts") { Description = "Prompts (answers) per iteration", DefaultValueFactory = _ => 16 };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Answer length cap during rollouts", DefaultValueFactory = _ => 48 };
+        var temperature = new Option<float>("--temperature") { Description = "Policy temperature: rollouts sample from softmax(logits / T), and log-probs and KL use the same T", DefaultValueFactory = _ => 1f };
         var epochs = new Option<int>("--epochs") { Description = "PPO epochs per rollout batch", DefaultValueFactory = _ => 2 };
         var mini = new Option<int>("--mini-batch") { Description = "Answers per gradient step", DefaultValueFactory = _ => 4 };
         var beta = new Option<float>("--kl-beta") { Description = "KL penalty β per token", DefaultValueFactory = _ => 0.05f };
@@ -36,7 +37,7 @@ public sealed class PpoCommand : ICliCommand
         var threads = new Option<int>("--threads") { Description = "Kernel threads", DefaultValueFactory = _ => Environment.ProcessorCount };
 
         var command = new Command("ppo", "Align the SFT model with PPO against the reward model (InstructGPT).");
-        foreach (var o in new Option[] { model, rewardModel, data, rankings, output, iterations, prompts, maxNew, epochs, mini, beta, targetKl, actorLr, criticLr, noVerifiable, ckptEvery, seed, resume, tokenizerOption, threads })
+        foreach (var o in new Option[] { model, rewardModel, data, rankings, output, iterations, prompts, maxNew, temperature, epochs, mini, beta, targetKl, actorLr, criticLr, noVerifiable, ckptEvery, seed, resume, tokenizerOption, threads })
             command.Options.Add(o);
         command.SetAction(parse => StageCli.Guard("ppo", () =>
         {
@@ -68,7 +69,7 @@ public sealed class PpoCommand : ICliCommand
                     Iterations = parse.GetValue(iterations), CheckpointEvery = parse.GetValue(ckptEvery), Verifiable = !parse.GetValue(noVerifiable),
                     Ppo = new PpoOptions
                     {
-                        PromptsPerIteration = parse.GetValue(prompts), MaxNewTokens = parse.GetValue(maxNew), Epochs = parse.GetValue(epochs),
+                        PromptsPerIteration = parse.GetValue(prompts), MaxNewTokens = parse.GetValue(maxNew), Temperature = parse.GetValue(temperature), Epochs = parse.GetValue(epochs),
                         MiniBatch = parse.GetValue(mini), KlBeta = parse.GetValue(beta), TargetKl = parse.GetValue(targetKl),
                         ActorLearningRate = parse.GetValue(actorLr), CriticLearningRate = parse.GetValue(criticLr), Seed = parse.GetValue(seed),
                     },

@@ -5,6 +5,7 @@ public sealed record PpoOptions
     /// <summary>Prompts sampled per iteration; each gets one answer.</summary>
     public int PromptsPerIteration { get; init; } = 16;
     public int MaxNewTokens { get; init; } = 48;
+    /// <summary>Sampling temperature of the policy: rollouts, log-probs, ratios and the KL penalty all use softmax(logits / T).</summary>
     public float Temperature { get; init; } = 1f;
     /// <summary>Passes of PPO updates over each rollout batch.</summary>
     public int Epochs { get; init; } = 2;
@@ -30,6 +31,7 @@ public sealed record PpoOptions
         if (PromptsPerIteration < 1 || MaxNewTokens < 1 || Epochs < 1 || MiniBatch < 1)
             throw new ArgumentException("PPO: prompts per iteration, max new tokens, epochs and mini-batch must all be at least 1.");
         if (!(ClipEpsilon > 0 && ClipEpsilon < 1)) throw new ArgumentException($"PPO: clip epsilon must be in (0, 1), got {ClipEpsilon}.");
+        if (!(Temperature > 0 && Temperature <= 2)) throw new ArgumentException($"PPO: temperature must be in (0, 2], got {Temperature}.");
         if (KlBeta < 0) throw new ArgumentException($"PPO: KL beta must be >= 0, got {KlBeta}.");
         if (Gamma is < 0 or > 1 || Lambda is < 0 or > 1) throw new ArgumentException("PPO: gamma and lambda must be in [0, 1].");
     }

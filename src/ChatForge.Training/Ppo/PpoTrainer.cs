@@ -13,6 +13,8 @@ namespace ChatForge.Training.Ppo;
 /// sample one answer per prompt with the engine's batched KV-cache generation; score it; reward per token
 /// = −β·log(π/π_ref), plus the (whitened) score at the last token; GAE(γ, λ); then several epochs of
 /// clipped-surrogate updates for the actor and clipped value updates for the critic on mini-batches.
+/// The policy is the distribution the rollouts are sampled from, softmax(logits / T): log-probs, ratios and the
+/// KL penalty all use the same temperature, so sampling below T = 1 stays on-policy.
 /// </summary>
 public sealed class PpoTrainer
 {
@@ -126,10 +128,9 @@ public sealed class PpoTrainer
         int rows = batch.Rows * batch.T;
         var logProbs = new float[rows];
         var entropy = new float[rows];
-        var hidden = _actor.ForwardHidden(batch.Tokens, batch.Rows, batch.T);
-        LmHeadLoss.Forward(hidden, _actor.Parameters[_actor.Layout.LmHead], targets, logProbs, entropy, rows, _actor.Config.HiddenSize, _actor.Config.VocabSize);
+        PolicyLogProbs(_actor, batch, targets, logProbs, entropy);
         var referenceLogProbs = new float[rows];
-        _reference.Evaluate(batch.Tokens, targets, batch.Rows, batch.T, referenceLogProbs);
+        PolicyLogProbs(_reference, batch, targets, referenceLogProbs, default);
         var values = Values(batch);
 
         double entropySum = 0;
@@ -174,9 +175,13 @@ public sealed class PpoTrainer
     (float Loss, float ClipFraction) ActorUpdate(List<Rollout> mini)
     {
         var batch = Batch(mini, out var targets);
-        int rows = batch.Rows * batch.T;
+        int rows = batch.Rows * batch.T, d = _actor.Config.HiddenSize, vocab = _actor.Config.VocabSize;
         var logProbs = new float[rows];
-        _actor.Evaluate(batch.Tokens, targets, batch.Rows, batch.T, logProbs);
+        // One forward serves both the log-probs the loss needs and the backward (the LM head is run twice, the blocks once).
+        _actor.ZeroGrad();
+        var hidden = Tempered(_actor.ForwardHidden(batch.Tokens, batch.Rows, batch.T));
+        var lmHead = _actor.Parameters[_actor.Layout.LmHead];
+        LmHeadLoss.Forward(hidden, lmHead, targets, logProbs, default, rows, d, vocab);
 
         var current = mini.SelectMany((r, row) => AnswerSlice(logProbs, batch, row, r)).ToArray();
         var old = mini.SelectMany(r => r.LogProbs).ToArray();
@@ -190,8 +195,11 @@ public sealed class PpoTrainer
         for (int r = 0; r < mini.Count; r++)
             for (int t = 0; t < mini[r].AnswerLength; t++)
                 rowWeights[r * batch.T + mini[r].PromptLength + t - 1] = -dLogProbs[k++];
-        _actor.ZeroGrad();
-        _actor.LanguageModelLoss(batch.Tokens, targets, batch.Rows, batch.T, rowWeights);
+        var dHidden = new float[rows * d];
+        LmHeadLoss.ForwardBackward(hidden, lmHead, targets, rowWeights, new float[rows], dHidden, _actor.Grads[_actor.Layout.LmHead], rows, d, vocab);
+        // logits = (h / T)·Wᵀ, so dL/dh = dL/d(h / T) / T (dW above already saw h / T).
+        if (_options.Temperature != 1f) TensorPrimitives.Multiply(dHidden, 1f / _options.Temperature, dHidden);
+        _actor.BackwardHidden(dHidden);
         Apply(_actor, _actorM, _actorV, ref _actorStep, _options.ActorLearningRate);
         return (stats.Loss, stats.ClipFraction);
     }
@@ -232,6 +240,26 @@ public sealed class PpoTrainer
         float norm = GradClip.ClipByGlobalNorm(model.Grads.Data, _options.GradClip);
         if (!float.IsFinite(norm)) throw new InvalidOperationException($"PPO diverged at iteration {_iteration}: gradient norm {norm}. Lower the learning rate or β.");
         AdamW.Step(model.Parameters, model.Grads, m, v, new AdamWOptions { WeightDecay = 0 }, ++step, lr);
+    }
+
+    /// <summary>
+    /// log π(target) per row under the policy the rollouts sample from, softmax(logits / T): logits / T = (h / T)·Wᵀ,
+    /// so the final hidden states are scaled instead of the never-materialised logits. The same T for actor and
+    /// reference makes the KL penalty one between the two sampling distributions.
+    /// </summary>
+    void PolicyLogProbs(Transformer model, SequenceBatch batch, int[] targets, Span<float> logProbs, Span<float> entropy)
+    {
+        var hidden = Tempered(model.ForwardHidden(batch.Tokens, batch.Rows, batch.T));
+        LmHeadLoss.Forward(hidden, model.Parameters[model.Layout.LmHead], targets, logProbs, entropy, batch.Rows * batch.T, model.Config.HiddenSize, model.Config.VocabSize);
+    }
+
+    /// <summary>h / T as a new array (the model's own buffer is left for its backward); h itself when T = 1.</summary>
+    ReadOnlySpan<float> Tempered(ReadOnlySpan<float> hidden)
+    {
+        if (_options.Temperature == 1f) return hidden;
+        var scaled = new float[hidden.Length];
+        TensorPrimitives.Multiply(hidden, 1f / _options.Temperature, scaled);
+        return scaled;
     }
 
     /// <summary>Critic values V(state before each answer token), for every row of the batch.</summary>

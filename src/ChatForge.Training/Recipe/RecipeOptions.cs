@@ -56,6 +56,8 @@ public sealed record RecipeOptions
     public int PpoPrompts { get; init; } = 16;
     public int PpoMaxNewTokens { get; init; } = 48;
     public float PpoKlBeta { get; init; } = 0.05f;
+    /// <summary>The policy's sampling temperature during PPO (PpoOptions.Temperature).</summary>
+    public float PpoTemperature { get; init; } = 1f;
     public float PpoLearningRate { get; init; } = 1.5e-5f;
     public bool PpoVerifiable { get; init; } = true;
 
