@@ -10,12 +10,12 @@ internal static class ModelFiles
 {
     public static bool IsGguf(string path) => GgufModel.IsGguf(path);
 
-    public static (ParameterBuffer Parameters, FileBlocks? Blocks) Load(string path, string option = "--model") => ModelFolder.LoadWeights(path, option);
+    public static (ParameterBuffer Parameters, FileBlocks? Blocks) Load(string path, WeightFormat format, string option = "--model") => ModelFolder.LoadWeights(path, option, format);
 
     /// <summary>The inference model of <paramref name="path"/> with its matmul weights in <paramref name="format"/>.</summary>
     public static InferenceModel Inference(string path, WeightFormat format, string option = "--model")
     {
-        var (parameters, blocks) = Load(path, option);
+        var (parameters, blocks) = Load(path, format, option);
         return new InferenceModel(parameters, format, blocks);
     }
 }

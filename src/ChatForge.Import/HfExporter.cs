@@ -77,7 +77,7 @@ public static class HfExporter
     static ReadOnlyMemory<float> Values(ParameterBuffer parameters, HfTensorMap map)
     {
         int count = map.HfShape.Aggregate(1, (a, b) => a * b);
-        var rows = parameters.Data.AsMemory((int)map.Slot.Offset + map.RowOffset * map.RowLength, map.Transposed ? (int)map.Slot.Length : count);
+        var rows = parameters.Data.AsMemory((int)parameters.OffsetOf(map.Slot) + map.RowOffset * map.RowLength, map.Transposed ? (int)map.Slot.Length : count);
         if (!map.Transposed) return rows;
         int inDim = map.HfShape[0], outDim = map.HfShape[1];
         var source = rows.Span;

@@ -17,15 +17,13 @@ public static class ModelFolder
     /// <summary>
     /// The weights of a model the user brings to inference (CLI `--model`, server `ChatForge:ModelDir`): a .gguf file
     /// (whose quantised matrices are kept as blocks for `--weights gguf`), a Hugging Face folder (config.json names
-    /// `architectures`) or one of our model folders. <paramref name="option"/> names the setting in errors.
+    /// `architectures`) or one of our model folders. <paramref name="option"/> names the setting in errors. A .gguf file served
+    /// with <see cref="WeightFormat.Gguf"/> keeps its quantised matrices only as blocks; any other format dequantises them to fp32 first.
     /// </summary>
-    public static (ParameterBuffer Parameters, FileBlocks? Blocks) LoadWeights(string path, string option)
+    public static (ParameterBuffer Parameters, FileBlocks? Blocks) LoadWeights(string path, string option, WeightFormat format)
     {
         if (GgufModel.IsGguf(path))
-        {
-            var (parameters, blocks) = GgufImporter.LoadWithBlocks(path);
-            return (parameters, blocks);
-        }
+            return format == WeightFormat.Gguf ? GgufImporter.LoadWithBlocks(path) : (GgufImporter.Load(path), null);
         string config = Path.Combine(path, Checkpoint.ConfigFile);
         if (!File.Exists(config)) throw new FileNotFoundException($"{option} {path}: no config.json (expected a model folder, a Hugging Face folder or a .gguf file).", config);
         return (File.ReadAllText(config).Contains("\"architectures\"") ? HfImporter.Load(path).Parameters : Checkpoint.LoadParameters(path), null);

@@ -61,8 +61,25 @@ public sealed class GgufNativeWeightsTests
         var reference = Fixture.Logits(GgufImporter.Load(path), tokens, WeightFormat.F32);
         var (parameters, blocks) = GgufImporter.LoadWithBlocks(path);
         var native = new InferenceModel(parameters, WeightFormat.Gguf, blocks);
-        var bf16 = new InferenceModel(parameters, WeightFormat.Bf16);
+        var bf16 = new InferenceModel(GgufImporter.Load(path), WeightFormat.Bf16);
         Assert.True(native.MatmulWeightBytes < 0.45 * bf16.MatmulWeightBytes, $"{native.MatmulWeightBytes} bytes of blocks vs {bf16.MatmulWeightBytes} of bf16");
+
+        // No fp32 copy of a matrix the file quantised throughout: only qkv (v is F16) and the gathered embedding stay fp32.
+        var layout = parameters.Layout;
+        Assert.True(parameters.IsPartial);
+        Assert.All(layout.Layers, l =>
+        {
+            Assert.True(parameters.Holds(l.QkvWeight));
+            Assert.False(parameters.Holds(l.OutWeight) || parameters.Holds(l.UpWeight) || parameters.Holds(l.DownWeight));
+        });
+        Assert.False(parameters.Holds(layout.LmHead));
+        Assert.True(parameters.Holds(layout.TokenEmbedding) && parameters.Holds(layout.FinalNormWeight));
+        long matrices = layout.Layers.Sum(l => l.OutWeight.Length + l.UpWeight.Length + l.DownWeight.Length) + layout.LmHead.Length;
+        Assert.True(parameters.Data.Length <= layout.TotalLength - matrices, $"{parameters.Data.Length} floats held of {layout.TotalLength}");
+        // Any other weight format needs the fp32 matrices: asking for it names the tensor and the way out.
+        var refused = Assert.Throws<InvalidOperationException>(() => new InferenceModel(parameters, WeightFormat.Bf16));
+        Assert.Contains("layers.0.attn.out.weight", refused.Message);
+        Assert.Contains("gguf", refused.Message);
 
         // Decode: one row per forward, every matmul on the blocks.
         var cache = native.CreateCache(1, tokens.Length);

@@ -52,15 +52,15 @@ public sealed class BenchDecodeCommand : ICliCommand
         {
             var path = parse.GetValue(modelPath);
             var configName = path is null ? parse.GetValue(config)! : Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
+            var format = WeightFormats.ParseFor(parse.GetValue(weights)!, path ?? "");
             var (parameters, blocks) = path is null ? (RandomParameters(configName switch
             {
                 "b" => ModelConfig.Gpt2Style(8192, 512, 8, 8, 1024),
                 "qwen2.5-0.5b" => Qwen25HalfB,
                 "tiny" => ModelConfig.Gpt2Style(256, 64, 2, 4, 512),
                 _ => throw new ArgumentException($"--config: unknown config '{configName}' (expected b, qwen2.5-0.5b or tiny)."),
-            }, seed: 1), null) : ModelFiles.Load(path);
+            }, seed: 1), null) : ModelFiles.Load(path, format);
             var modelConfig = parameters.Layout.Config;
-            var format = WeightFormats.ParseFor(parse.GetValue(weights)!, path ?? "");
             int b = parse.GetValue(batch), prompt = parse.GetValue(promptTokens), generate = parse.GetValue(newTokens);
             if (b <= 0) throw new ArgumentException($"--batch must be positive, got {b}.");
             if (prompt <= 0 || generate <= 0 || prompt + generate > modelConfig.ContextLength)

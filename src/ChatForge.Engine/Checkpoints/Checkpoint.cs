@@ -79,7 +79,7 @@ public static class Checkpoint
         buffer.Layout.Tensors
             .DistinctBy(t => t.Offset) // a tied LM head is the embedding: store it once
             .Select(t => new TensorToWrite(prefix + t.Name, t.Shape.Select(s => (long)s).ToArray(),
-                buffer.Data.AsMemory((int)t.Offset, (int)t.Length), dtype))
+                buffer.Data.AsMemory((int)buffer.OffsetOf(t), (int)t.Length), dtype))
             .ToList();
 
     /// <summary>Loads config.json and model.safetensors; every tensor of the layout must be present with its exact shape.</summary>

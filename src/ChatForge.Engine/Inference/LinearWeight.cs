@@ -156,7 +156,7 @@ internal sealed class LinearWeight
             var weights = parameters[slot].Slice(row0 * In, rows * In);
             string name = rows == slot.Shape[0] ? slot.Name : $"{slot.Name} rows [{row0}, {row0 + rows})";
             var block = BlockFormatFor(format, In);
-            if (format == WeightFormat.F32) { _f32 = parameters.Data; _offset = (int)slot.Offset + row0 * In; }
+            if (format == WeightFormat.F32) { _f32 = parameters.Data; _offset = (int)parameters.OffsetOf(slot) + row0 * In; }
             else if (format is WeightFormat.Bf16 or WeightFormat.Gguf)
             {
                 _bf16 = Bf16Matrix.FromFloat(weights, rows, In);

@@ -106,11 +106,22 @@ public sealed class ParameterLayout
     public long ParameterCount => _tensors.Sum(t => t.Length);
 }
 
-/// <summary>A flat float buffer laid out by a <see cref="ParameterLayout"/>: parameters, gradients or optimizer moments.</summary>
+/// <summary>
+/// A flat float buffer laid out by a <see cref="ParameterLayout"/>: parameters, gradients or optimizer moments.
+/// A partial buffer (inference only) has no storage for some tensors — a GGUF file's quantised matrices, which the
+/// inference model reads from the file's blocks — and packs the others, so a 7B Q4 file does not need 28 GB of fp32.
+/// </summary>
 public sealed class ParameterBuffer
 {
+    const int Align = 16; // floats, as in the layout
+
+    /// <summary>Offsets of the tensors a partial buffer holds; null when it holds every tensor at its layout offset.</summary>
+    readonly Dictionary<TensorSlot, long>? _partial;
+
     public ParameterLayout Layout { get; }
+    /// <summary>Every tensor at its layout offset; in a partial buffer, the tensors it holds packed in layout order.</summary>
     public float[] Data { get; }
+    public bool IsPartial => _partial is not null;
 
     public ParameterBuffer(ParameterLayout layout)
     {
@@ -120,6 +131,33 @@ public sealed class ParameterBuffer
         Array.Clear(Data);
     }
 
-    public Span<float> this[TensorSlot slot] => Data.AsSpan((int)slot.Offset, (int)slot.Length);
+    /// <summary>A partial buffer without storage for <paramref name="absent"/> (for inference: training needs every tensor).</summary>
+    public ParameterBuffer(ParameterLayout layout, IEnumerable<TensorSlot> absent)
+    {
+        var skip = new HashSet<TensorSlot>(absent, ReferenceEqualityComparer.Instance);
+        _partial = new Dictionary<TensorSlot, long>(ReferenceEqualityComparer.Instance);
+        long next = 0;
+        foreach (var t in layout.Tensors)
+        {
+            if (skip.Contains(t) || _partial.ContainsKey(t)) continue;
+            _partial[t] = next;
+            next += (t.Length + Align - 1) / Align * Align;
+        }
+        if (next > Array.MaxLength) throw new NotSupportedException($"Model too large for one buffer ({next} floats outside the quantised matrices).");
+        Layout = layout;
+        Data = GC.AllocateUninitializedArray<float>((int)next, pinned: true);
+        Array.Clear(Data);
+    }
+
+    /// <summary>Whether the buffer holds the tensor's values (always, unless partial).</summary>
+    public bool Holds(TensorSlot slot) => _partial is null || _partial.ContainsKey(slot);
+
+    /// <summary>Where the tensor starts in <see cref="Data"/>.</summary>
+    public long OffsetOf(TensorSlot slot) =>
+        _partial is null ? slot.Offset
+        : _partial.TryGetValue(slot, out long offset) ? offset
+        : throw new InvalidOperationException($"Tensor '{slot.Name}' {slot.ShapeText} is not held in this parameter buffer: the model file's quantised blocks stand in for it (serve it with weights 'gguf').");
+
+    public Span<float> this[TensorSlot slot] => Data.AsSpan((int)OffsetOf(slot), (int)slot.Length);
     public Span<float> this[string name] => this[Layout[name]];
 }

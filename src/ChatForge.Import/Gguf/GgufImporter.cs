@@ -9,8 +9,10 @@ namespace ChatForge.Import.Gguf;
 /// GGUF dims list the row length first, so a [ne0 = in, ne1 = out] tensor is our row-major [out, in].
 /// llama.cpp's converter permutes the Q and K rows of llama/mistral models from rotate_half pairs
 /// (i, i + hd/2) to interleaved pairs (2i, 2i + 1); the permutation is undone here. Qwen2 is stored unpermuted.
-/// <see cref="LoadWithBlocks"/> also keeps the raw blocks of every quantised matrix (Q8_0, Q4_0, Q4_K, Q6_K) for
-/// <see cref="WeightFormat.Gguf"/>; a row is a whole run of blocks, so the un-permutation is a row reordering of bytes.
+/// <see cref="LoadWithBlocks"/> instead keeps the raw blocks of every quantised matrix (Q8_0, Q4_0, Q4_K, Q6_K) for
+/// <see cref="WeightFormat.Gguf"/>, without fp32 copies of them (a partial <see cref="ParameterBuffer"/>): a 7B Q4 file
+/// then needs about its own size in memory instead of 28 GB. A row is a whole run of blocks, so the un-permutation is a
+/// row reordering of bytes.
 /// </summary>
 public static class GgufImporter
 {
@@ -18,7 +20,11 @@ public static class GgufImporter
 
     public static ParameterBuffer Load(string path, ImportOptions? options = null) => Load(path, options, keepBlocks: false).Parameters;
 
-    /// <summary>The fp32 parameters (embeddings, norms, and every matrix for the other weight formats) and the file's quantised matrices.</summary>
+    /// <summary>
+    /// For serving with <see cref="WeightFormat.Gguf"/>: the file's quantised matrices as blocks, and a partial fp32 buffer with
+    /// everything else (embeddings, norms, biases, and matrices the file stores as F32/F16/BF16). The token embedding stays
+    /// fp32 even when quantised: its rows are gathered, not multiplied.
+    /// </summary>
     public static (ParameterBuffer Parameters, FileBlocks Blocks) LoadWithBlocks(string path, ImportOptions? options = null)
     {
         var (parameters, blocks) = Load(path, options, keepBlocks: true);
@@ -85,7 +91,12 @@ public static class GgufImporter
                 throw new InvalidDataException($"{path}: tensor '{name}' has GGUF shape {info.ShapeText} but the metadata needs [{string.Join(", ", expected)}].");
         }
 
-        var parameters = new ParameterBuffer(layout);
+        // A matrix slot every one of whose GGUF tensors is quantised lives only as blocks.
+        var absent = maps.Select(m => m.Slot).Distinct()
+            .Where(slot => keepBlocks && slot != layout.TokenEmbedding && slot.Shape.Length == 2
+                && maps.Where(m => m.Slot == slot).All(m => BlockFormatOf(file.Tensors[m.Name].Type) is not null))
+            .ToList();
+        var parameters = keepBlocks ? new ParameterBuffer(layout, absent) : new ParameterBuffer(layout);
         var blocks = keepBlocks ? new FileBlocks() : null;
         bool permuted = arch != "qwen2";
         int hd = config.HeadDim;
@@ -94,13 +105,16 @@ public static class GgufImporter
             var info = file.Tensors[name];
             int width = Math.Max(cols, 1);
             int permutedHeads = permuted ? ropeHeads : 0;
-            var target = parameters[slot].Slice(rowOffset * width, rows * width);
-            if (permutedHeads == 0) file.ReadAsFloat32(info, target);
-            else
+            if (parameters.Holds(slot))
             {
-                var stored = new float[rows * width];
-                file.ReadAsFloat32(info, stored);
-                UnpermuteRows<float>(stored, target, width, permutedHeads, hd);
+                var target = parameters[slot].Slice(rowOffset * width, rows * width);
+                if (permutedHeads == 0) file.ReadAsFloat32(info, target);
+                else
+                {
+                    var stored = new float[rows * width];
+                    file.ReadAsFloat32(info, stored);
+                    UnpermuteRows<float>(stored, target, width, permutedHeads, hd);
+                }
             }
             // Linear weights only: the embedding table is gathered from fp32 rows (unless tied, when it is also the LM head).
             bool linear = cols > 0 && (slot != layout.TokenEmbedding || config.TieEmbeddings);

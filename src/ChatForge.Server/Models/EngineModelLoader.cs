@@ -26,11 +26,12 @@ public sealed class EngineModelLoader(IOptions<ServerOptions> options, Func<stri
         bool gguf = GgufModel.IsGguf(full);
         if (gguf ? !File.Exists(full) : !Directory.Exists(full)) throw new DirectoryNotFoundException($"no model folder or .gguf file at {full}");
         var tokenizer = gguf ? GgufModel.LoadTokenizer(full) : loadTokenizer(full);
-        var (parameters, blocks) = ModelFolder.LoadWeights(full, "ChatForge:ModelDir");
+        var format = WeightFormats.ParseFor(options.Value.Weights, full, "ChatForge:Weights");
+        var (parameters, blocks) = ModelFolder.LoadWeights(full, "ChatForge:ModelDir", format);
         var config = parameters.Layout.Config;
         if (config.VocabSize < tokenizer.VocabSize)
             throw new InvalidDataException($"{(gguf ? full : Path.Combine(full, Checkpoint.ConfigFile))}: vocab_size {config.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} tokens.");
-        var model = new InferenceModel(parameters, WeightFormats.ParseFor(options.Value.Weights, full, "ChatForge:Weights"), blocks);
+        var model = new InferenceModel(parameters, format, blocks);
         var generator = new Generator(model, new GeneratorOptions
         {
             MaxConcurrent = Math.Max(1, options.Value.MaxConcurrentGenerations),
