@@ -304,7 +304,7 @@ public sealed class TrainCommand : ICliCommand
             StageCli.ExportModel(parameters, Tokenizer, output, TensorDType.BF16);
             var evaluations = EvaluatedModels().Select(m => Path.Combine(Dir("eval"), m + ".json")).Where(File.Exists)
                 .Select(p => (Path.GetFileNameWithoutExtension(p), EvalReport.Metrics(JsonNode.Parse(File.ReadAllText(p))!.AsObject()))).ToList();
-            ReportCard.Write(output, _stages, evaluations, File.ReadAllText(Path.Combine(output, Checkpoint.ConfigFile)));
+            ReportCard.Write(output, _stages, evaluations, File.ReadAllText(Path.Combine(output, Checkpoint.ConfigFile)), o.FinalPolicy);
             long bytes = Directory.GetFiles(output).Sum(f => new FileInfo(f).Length);
             return (new() { ["model_mb"] = Math.Round(bytes / 1e6, 2) }, new JsonObject { ["policy"] = o.FinalPolicy });
         }

@@ -23,22 +23,25 @@ public static class ReportCard
     ];
 
     /// <param name="evaluations">Model name (pretrain, sft, ppo, dpo) → flat metrics, in stage order.</param>
+    /// <param name="policy">The model whose weights the folder holds (ppo, dpo or sft), named at the top.</param>
     public static string Write(string modelDirectory, StagesFile stages, IReadOnlyList<(string Model, Dictionary<string, double> Metrics)> evaluations,
-        string? configJson = null)
+        string? configJson = null, string? policy = null)
     {
         Directory.CreateDirectory(modelDirectory);
         var md = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         md.AppendLine("# Model report card").AppendLine();
         md.AppendLine(inv, $"Generated {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC from `{stages.Path}`.").AppendLine();
+        if (policy is not null) md.AppendLine(inv, $"The weights in this folder are the **{policy}** model (recipe `final_policy`).").AppendLine();
 
         if (configJson is not null)
             md.AppendLine("## Config").AppendLine().AppendLine("```json").AppendLine(configJson.Trim()).AppendLine("```").AppendLine();
 
         md.AppendLine("## Stages").AppendLine().AppendLine("| stage | time | output | details |").AppendLine("|---|---:|---|---|");
-        foreach (var s in stages.Stages)
+        // Packaging is running while this is written: a row for it would be the previous run's.
+        foreach (var s in stages.Stages.Where(s => s.Name != "package"))
             md.AppendLine(inv, $"| {s.Name} | {Duration(s.Seconds)}{(s.Segments is { Count: > 1 } g ? $" ({g.Count} segments)" : "")} | `{s.Output}` | {Details(s.Details)} |");
-        md.AppendLine(inv, $"| **total** | {Duration(stages.Stages.Sum(s => s.Seconds))} | | |").AppendLine();
+        md.AppendLine(inv, $"| **total** | {Duration(stages.Stages.Where(s => s.Name != "package").Sum(s => s.Seconds))} | | |").AppendLine();
 
         var trainingMetrics = stages.Stages.Where(s => s.Metrics.Count > 0 && s.Name != "eval").ToList();
         if (trainingMetrics.Count > 0)
