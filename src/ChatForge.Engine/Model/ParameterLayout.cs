@@ -31,6 +31,9 @@ public sealed class ParameterLayout
 {
     const int Align = 16; // floats
 
+    /// <summary>A tensor's length rounded up to the alignment: where the next tensor starts (also in a partial buffer).</summary>
+    internal static long Padded(long length) => (length + Align - 1) / Align * Align;
+
     public ModelConfig Config { get; }
     public IReadOnlyList<TensorSlot> Tensors => _tensors;
     public long TotalLength { get; }
@@ -91,7 +94,7 @@ public sealed class ParameterLayout
         long length = 1;
         foreach (int s in shape) length *= s;
         var slot = new TensorSlot(name, shape, _next, length, decay);
-        _next += (length + Align - 1) / Align * Align;
+        _next += Padded(length);
         _tensors.Add(slot);
         _byName.Add(name, slot);
         return slot;
@@ -113,8 +116,6 @@ public sealed class ParameterLayout
 /// </summary>
 public sealed class ParameterBuffer
 {
-    const int Align = 16; // floats, as in the layout
-
     /// <summary>Offsets of the tensors a partial buffer holds; null when it holds every tensor at its layout offset.</summary>
     readonly Dictionary<TensorSlot, long>? _partial;
 
@@ -139,9 +140,9 @@ public sealed class ParameterBuffer
         long next = 0;
         foreach (var t in layout.Tensors)
         {
-            if (skip.Contains(t) || _partial.ContainsKey(t)) continue;
+            if (skip.Contains(t)) continue;
             _partial[t] = next;
-            next += (t.Length + Align - 1) / Align * Align;
+            next += ParameterLayout.Padded(t.Length);
         }
         if (next > Array.MaxLength) throw new NotSupportedException($"Model too large for one buffer ({next} floats outside the quantised matrices).");
         Layout = layout;

@@ -37,13 +37,14 @@ public static class ReportCard
         if (configJson is not null)
             md.AppendLine("## Config").AppendLine().AppendLine("```json").AppendLine(configJson.Trim()).AppendLine("```").AppendLine();
 
+        // Packaging is running while this is written: its record, if any, is the previous run's.
+        var finished = stages.Stages.Where(s => s.Name != "package").ToList();
         md.AppendLine("## Stages").AppendLine().AppendLine("| stage | time | output | details |").AppendLine("|---|---:|---|---|");
-        // Packaging is running while this is written: a row for it would be the previous run's.
-        foreach (var s in stages.Stages.Where(s => s.Name != "package"))
+        foreach (var s in finished)
             md.AppendLine(inv, $"| {s.Name} | {Duration(s.Seconds)}{(s.Segments is { Count: > 1 } g ? $" ({g.Count} segments)" : "")} | `{s.Output}` | {Details(s.Details)} |");
-        md.AppendLine(inv, $"| **total** | {Duration(stages.Stages.Where(s => s.Name != "package").Sum(s => s.Seconds))} | | |").AppendLine();
+        md.AppendLine(inv, $"| **total** | {Duration(finished.Sum(s => s.Seconds))} | | |").AppendLine();
 
-        var trainingMetrics = stages.Stages.Where(s => s.Metrics.Count > 0 && s.Name != "eval").ToList();
+        var trainingMetrics = finished.Where(s => s.Metrics.Count > 0 && s.Name != "eval").ToList();
         if (trainingMetrics.Count > 0)
         {
             md.AppendLine("## Training metrics (end of each stage)").AppendLine();
