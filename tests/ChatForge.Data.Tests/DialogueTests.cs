@@ -103,6 +103,28 @@ public class DialogueTests
     }
 
     [Fact]
+    public void Refusals_of_known_facts_are_short_long_and_about_the_facts_own_subject()
+    {
+        // PPO against the likelihood reward model found long refusals the rankings never showed (docs/pipeline.md):
+        // the rankings now rank each kind of refusal below every on-topic attempt.
+        var b = Built.Value;
+        var facts = b.Facts.ToDictionary(f => $"{f.Id.Split(':')[0]}-{StableHash.Fnv1a(f.Id + "#0"):x16}");
+        var known = b.Rankings.Where(r => r.Task != "unknown").ToList();
+        var declines = known.Select(r => r.Answers[3]).ToList();
+        Assert.DoesNotContain(declines, d => d.Contains('{') || d.Contains('}'));
+        double shortShare = declines.Count(d => d.Length <= 20) / (double)declines.Count;
+        Assert.InRange(shortShare, 0.2, 0.5);
+        // Facts with a word or a country: about a third of their refusals name it.
+        var withSubject = known.Select(r => (r, q: facts[r.Id].Q))
+            .Select(x => (x.r, subject: x.q.GetValueOrDefault("country") ?? x.q.GetValueOrDefault("word") ?? (x.r.Task == "translate_en_zh" ? x.q["gloss"] : null)))
+            .Where(x => x.subject is not null).ToList();
+        Assert.NotEmpty(withSubject);
+        double ownSubject = withSubject.Count(x => x.r.Answers[3].Contains(x.subject!)) / (double)withSubject.Count;
+        Assert.InRange(ownSubject, 0.2, 0.5);
+        Assert.True(declines.Distinct().Count() > 20);
+    }
+
+    [Fact]
     public void Long_answers_are_cut_at_the_cap_and_resumed()
     {
         var text = string.Join("\n", Enumerable.Range(0, 12).Select(i => $"第{i}行诗句写在这里，再写一些字。"));

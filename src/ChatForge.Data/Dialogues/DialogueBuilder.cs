@@ -106,8 +106,8 @@ public sealed class DialogueBuilder(Knowledge knowledge)
     }
 
     /// <summary>
-    /// K = 5 answers, best first: gold, near miss, another entry's answer (same template), "I don't know", a fluent answer
-    /// to a different task. Every fact of the domain was taught, so declining ranks below any on-topic attempt and above
+    /// K = 5 answers, best first: gold, near miss, another entry's answer (same template), "I don't know" (short or long,
+    /// SpecialDialogues.DeclineKnown), a fluent answer to a different task. Every fact of the domain was taught, so declining ranks below any on-topic attempt and above
     /// an answer to another question. Every worse answer is checked against all accepted answers; a collision is replaced
     /// or the prompt skipped.
     /// </summary>
@@ -136,7 +136,9 @@ public sealed class DialogueBuilder(Knowledge knowledge)
         }
         if (other is null || offTopic is null) return;
         var prompt = Prompt(f, rng);
-        Rankings.Add(new RankingRecord(Id(f.Id, 0), f.Task, f.Lang, [new("user", prompt)], [gold, near, other, SpecialDialogues.DeclineKnown(f.Lang, rng), offTopic]));
+        var decline = SpecialDialogues.DeclineKnown(f, rng);
+        if (!IsWrong(decline, f)) decline = SpecialDialogues.DeclineShort(f.Lang, rng);
+        Rankings.Add(new RankingRecord(Id(f.Id, 0), f.Task, f.Lang, [new("user", prompt)], [gold, near, other, decline, offTopic]));
     }
 
     /// <summary>A worse answer must not give any accepted answer, nor the same raw answer.</summary>

@@ -83,11 +83,38 @@ public sealed class SpecialDialogues(Knowledge knowledge, List<Fact> keptFacts)
     /// <summary>
     /// A refusal to a question the model was taught the answer to, for the rankings of known facts: the reward model must
     /// learn that "I don't know" is right only for what lies outside the domain, or PPO learns to refuse everything
-    /// (the third training run's PPO policy refused 85% of held-out questions).
+    /// (the third training run's PPO policy refused 85% of held-out questions). A third of them are short, a third the long
+    /// refusals SFT teaches for unknown words and countries filled in with this fact's own word or country, a third other
+    /// long ones: PPO against the likelihood reward model found that a long refusal of a known fact, which the rankings
+    /// had never shown, scored above a wrong attempt (run v4 at β 0.05 refused 84% of held-out questions, at β 0.2 13.5%).
+    /// A fact with neither a word nor a country (poems, arithmetic) gets another long one instead of its own-subject refusal.
     /// </summary>
-    public static string DeclineKnown(string lang, StableRandom rng) => rng.Pick(lang == "zh" ? DeclineKnownZh : DeclineKnownEn);
+    public static string DeclineKnown(Fact f, StableRandom rng)
+    {
+        bool zh = f.Lang == "zh";
+        switch (rng.Next(3))
+        {
+            case 0: return rng.Pick(zh ? DeclineKnownZh : DeclineKnownEn);
+            case 1:
+                var subject = f.Task == "capital" ? ("country", f.Q["country"])
+                    : f.Q.TryGetValue("word", out var w) ? ("word", w)
+                    : f.Task == "translate_en_zh" ? ("word", f.Q["gloss"]) : default;
+                if (subject != default)
+                {
+                    var templates = subject.Item1 == "country" ? (zh ? RefuseCountryZh : RefuseCountryEn) : (zh ? RefuseWordZh : RefuseWordEn);
+                    return Templates.Render(rng.Pick(templates), new Dictionary<string, string> { [subject.Item1] = subject.Item2 });
+                }
+                goto default;
+            default: return rng.Pick(zh ? DeclineLongZh : DeclineLongEn);
+        }
+    }
     static readonly string[] DeclineKnownZh = ["抱歉，我不知道。", "这个我不知道。", "对不起，我不清楚这个问题的答案。"];
     static readonly string[] DeclineKnownEn = ["Sorry, I don't know.", "I don't know the answer to that.", "I'm not sure, sorry."];
+    static readonly string[] DeclineLongZh = [.. RefuseRealtimeZh, "抱歉，这个我不知道。我没有学过相关的内容，没法回答你。", "这个问题我不清楚，不想乱猜，建议你查一下资料。"];
+    static readonly string[] DeclineLongEn = [.. RefuseRealtimeEn, "Sorry, I don't know the answer to that. It isn't something I learned, so I can't tell you.", "I'm not sure about that one, and I don't want to guess. You could look it up."];
+
+    /// <summary>A short generic refusal, for a fact whose own-subject refusal would contain an accepted answer (Singapore's capital).</summary>
+    public static string DeclineShort(string lang, StableRandom rng) => rng.Pick(lang == "zh" ? DeclineKnownZh : DeclineKnownEn);
 
     /// <summary>Canonical refusals: the accepted answers of the "absent" evaluation set (AnswerMatcher.IsRefusal recognises the rest).</summary>
     public static readonly string[] Refusals = ["我不知道", "I don't know"];
