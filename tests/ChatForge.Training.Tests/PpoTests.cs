@@ -42,6 +42,26 @@ public class PpoTests
     }
 
     [Fact]
+    public void Adaptive_beta_moves_by_the_clipped_kl_error_over_the_horizon()
+    {
+        // A target KL far above anything spent: the error is clipped to −0.2 every iteration, so after three iterations of
+        // 8 answers β = 0.05 · (1 − 0.2 · 8 / horizon)³. Ziegler's 10,000 barely moves it; a horizon of 40 does.
+        var tok = TinyWorld.Tokenizer;
+        var config = TinyWorld.Config(context: 64);
+        var prompts = Enumerable.Range(0, 8).Select(i => tok.RenderChat(TinyWorld.Ask($"question {i}"), true).Ids).ToArray();
+        foreach (var horizon in new[] { 10_000, 40 })
+        {
+            var trainer = new PpoTrainer(new Transformer(config, seed: 11), new Transformer(config, seed: 11),
+                new Transformer(RewardScorer.FromSft(new Transformer(config, seed: 11).Parameters)), new TokenReward(tok.VocabSize / 4), tok.StopTokenIds,
+                new PpoOptions { PromptsPerIteration = 8, MaxNewTokens = 8, KlBeta = 0.05f, TargetKl = 1e6f, KlHorizon = horizon, ActorLearningRate = 1e-2f, Seed = 3 });
+            float beta = 0;
+            for (int i = 0; i < 3; i++) beta = trainer.Iterate(prompts).Stats.Beta;
+            Assert.Equal(0.05f * MathF.Pow(1 - 0.2f * 8 / horizon, 3), beta, 5);
+        }
+        Assert.Throws<ArgumentException>(() => new PpoOptions { KlHorizon = 0 }.Validate());
+    }
+
+    [Fact]
     public void Rollouts_carry_consistent_per_token_quantities()
     {
         var tok = TinyWorld.Tokenizer;

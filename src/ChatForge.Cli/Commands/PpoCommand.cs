@@ -27,6 +27,7 @@ public sealed class PpoCommand : ICliCommand
         var mini = new Option<int>("--mini-batch") { Description = "Answers per gradient step", DefaultValueFactory = _ => 4 };
         var beta = new Option<float>("--kl-beta") { Description = "KL penalty β per token", DefaultValueFactory = _ => 0.05f };
         var targetKl = new Option<float?>("--target-kl") { Description = "Adaptive β: KL per answer to aim for (fixed β when omitted)" };
+        var klHorizon = new Option<int>("--kl-horizon") { Description = "Adaptive β: answers over which β moves by the clipped KL error (Ziegler et al.: 10000)", DefaultValueFactory = _ => 10_000 };
         var actorLr = new Option<float>("--lr") { Description = "Actor learning rate", DefaultValueFactory = _ => 1e-5f };
         var criticLr = new Option<float>("--critic-lr") { Description = "Critic learning rate", DefaultValueFactory = _ => 5e-5f };
         var noVerifiable = new Option<bool>("--no-verifiable") { Description = "Do not add the ±1 exact-match reward on arithmetic/translation prompts" };
@@ -37,7 +38,7 @@ public sealed class PpoCommand : ICliCommand
         var threads = new Option<int>("--threads") { Description = "Kernel threads", DefaultValueFactory = _ => Environment.ProcessorCount };
 
         var command = new Command("ppo", "Align the SFT model with PPO against the reward model (InstructGPT).");
-        foreach (var o in new Option[] { model, rewardModel, data, rankings, output, iterations, prompts, maxNew, temperature, epochs, mini, beta, targetKl, actorLr, criticLr, noVerifiable, ckptEvery, seed, resume, tokenizerOption, threads })
+        foreach (var o in new Option[] { model, rewardModel, data, rankings, output, iterations, prompts, maxNew, temperature, epochs, mini, beta, targetKl, klHorizon, actorLr, criticLr, noVerifiable, ckptEvery, seed, resume, tokenizerOption, threads })
             command.Options.Add(o);
         command.SetAction(parse => StageCli.Guard("ppo", () =>
         {
@@ -70,7 +71,7 @@ public sealed class PpoCommand : ICliCommand
                     Ppo = new PpoOptions
                     {
                         PromptsPerIteration = parse.GetValue(prompts), MaxNewTokens = parse.GetValue(maxNew), Temperature = parse.GetValue(temperature), Epochs = parse.GetValue(epochs),
-                        MiniBatch = parse.GetValue(mini), KlBeta = parse.GetValue(beta), TargetKl = parse.GetValue(targetKl),
+                        MiniBatch = parse.GetValue(mini), KlBeta = parse.GetValue(beta), TargetKl = parse.GetValue(targetKl), KlHorizon = parse.GetValue(klHorizon),
                         ActorLearningRate = parse.GetValue(actorLr), CriticLearningRate = parse.GetValue(criticLr), Seed = parse.GetValue(seed),
                     },
                 };

@@ -262,7 +262,7 @@ public sealed class TrainCommand : ICliCommand
                 : PpoStage.Start(Model("sft"), Model("rm"), Dir("ppo"), Tokenizer, prompts, new PpoStageOptions
                 {
                     Iterations = o.PpoIterations, CheckpointEvery = Math.Max(1, Math.Min(10, o.PpoIterations)), Verifiable = o.PpoVerifiable,
-                    Ppo = new PpoOptions { PromptsPerIteration = o.PpoPrompts, MaxNewTokens = o.PpoMaxNewTokens, Temperature = o.PpoTemperature, KlBeta = o.PpoKlBeta, ActorLearningRate = o.PpoLearningRate, Seed = o.Seed },
+                    Ppo = new PpoOptions { PromptsPerIteration = o.PpoPrompts, MaxNewTokens = o.PpoMaxNewTokens, Temperature = o.PpoTemperature, KlBeta = o.PpoKlBeta, TargetKl = o.PpoTargetKl, KlHorizon = o.PpoKlHorizon, ActorLearningRate = o.PpoLearningRate, Seed = o.Seed },
                 });
             var summary = StageCli.Run("ppo", stage.Options.Iterations, stage.Trainer.Iteration, 1, (sink, token) => { stage.Progress += sink; return stage.Run(token); });
             Interrupted(summary.Status, "ppo");

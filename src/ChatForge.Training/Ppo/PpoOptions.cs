@@ -15,6 +15,12 @@ public sealed record PpoOptions
     public float KlBeta { get; init; } = 0.05f;
     /// <summary>When set, β adapts towards this KL per answer (Ziegler et al.).</summary>
     public float? TargetKl { get; init; }
+    /// <summary>
+    /// Answers over which the adaptive β can move by the clipped error (±20%): β ← β·(1 + error·answers/horizon).
+    /// Ziegler et al.'s 10,000 suits runs of tens of thousands of episodes; a run of 120 × 16 answers needs a few hundred
+    /// for β to move at all (at 10,000 it can change by 0.03% per iteration).
+    /// </summary>
+    public int KlHorizon { get; init; } = 10_000;
     public float Gamma { get; init; } = 1f;
     public float Lambda { get; init; } = 0.95f;
     public float ClipEpsilon { get; init; } = 0.2f;
@@ -32,6 +38,7 @@ public sealed record PpoOptions
             throw new ArgumentException("PPO: prompts per iteration, max new tokens, epochs and mini-batch must all be at least 1.");
         if (!(ClipEpsilon > 0 && ClipEpsilon < 1)) throw new ArgumentException($"PPO: clip epsilon must be in (0, 1), got {ClipEpsilon}.");
         if (!(Temperature > 0 && Temperature <= 2)) throw new ArgumentException($"PPO: temperature must be in (0, 2], got {Temperature}.");
+        if (KlHorizon < 1) throw new ArgumentException($"PPO: KL horizon must be at least 1 answer, got {KlHorizon}.");
         if (KlBeta < 0) throw new ArgumentException($"PPO: KL beta must be >= 0, got {KlBeta}.");
         if (Gamma is < 0 or > 1 || Lambda is < 0 or > 1) throw new ArgumentException("PPO: gamma and lambda must be in [0, 1].");
     }

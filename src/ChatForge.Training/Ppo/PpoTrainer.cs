@@ -59,7 +59,7 @@ public sealed class PpoTrainer
         _padId = stopTokens[0];
         _actorM = new ParameterBuffer(actor.Layout); _actorV = new ParameterBuffer(actor.Layout);
         _criticM = new ParameterBuffer(critic.Layout); _criticV = new ParameterBuffer(critic.Layout);
-        if (options.TargetKl is { } target) _klController = new AdaptiveKlController(options.KlBeta, target, horizon: 10_000);
+        if (options.TargetKl is { } target) _klController = new AdaptiveKlController(options.KlBeta, target, options.KlHorizon);
         _shuffle = new Random(unchecked((int)options.Seed));
     }
 

@@ -58,6 +58,10 @@ public sealed record RecipeOptions
     /// <summary>Fixed per-token KL penalty. At 0.05 PPO against the likelihood reward model drifted to KL ≈ 10 nats per answer and
     /// refused 84% of held-out questions; at 0.2 KL stayed ≈ 1.7 and the RM score and accuracy rose over SFT (docs/pipeline.md).</summary>
     public float PpoKlBeta { get; init; } = 0.2f;
+    /// <summary>When set, β adapts from ppo_kl_beta towards this KL per answer (PpoOptions.TargetKl); null keeps β fixed.</summary>
+    public float? PpoTargetKl { get; init; }
+    /// <summary>Answers over which the adaptive β moves by its clipped error: 320 = 20 iterations of 16 (Ziegler's 10,000 would leave β fixed here).</summary>
+    public int PpoKlHorizon { get; init; } = 320;
     /// <summary>The policy's sampling temperature during PPO (PpoOptions.Temperature).</summary>
     public float PpoTemperature { get; init; } = 1f;
     public float PpoLearningRate { get; init; } = 1.5e-5f;
