@@ -91,6 +91,24 @@ public sealed class BenchAttentionCommand : ICliCommand
             // Each decode step reads every cached K and V of every sequence once.
             result[$"decode_b{batch}_cache_gbps"] = Math.Round(2.0 * batch * T * kvDim * sizeof(float) / seconds / 1e9, 1);
         }
+        // The same against a bf16 cache (the inference default): widened to float32 block by block as it is read.
+        var kBf16 = new ushort[kCache.Length];
+        var vBf16 = new ushort[vCache.Length];
+        Bf16.FromFloat(kCache, kBf16);
+        Bf16.FromFloat(vCache, vBf16);
+        foreach (int batch in new[] { 1, 8 })
+        {
+            var decodeSlots = Enumerable.Range(0, batch).ToArray();
+            var positions = Enumerable.Repeat(T - 1, batch).ToArray();
+            int reps = 50;
+            double seconds = Best(iters, () =>
+            {
+                for (int i = 0; i < reps; i++)
+                    Attention.CachedForward(q.AsSpan(0, batch * qDim), decodeSlots, positions, kBf16, vBf16, T, output.AsSpan(0, batch * qDim), hq, hkv, hd);
+            }) / reps;
+            result[$"decode_bf16_b{batch}_us"] = Math.Round(seconds * 1e6, 1);
+            result[$"decode_bf16_b{batch}_cache_gbps"] = Math.Round(2.0 * batch * T * kvDim * sizeof(ushort) / seconds / 1e9, 1);
+        }
     }
 
     static void LmHead(Dictionary<string, object> result, int n, int d, int vocab, int iters)

@@ -262,7 +262,9 @@ public static unsafe partial class Attention
         int hd = s.HeadDim, group = s.Group, kvDim = s.KvDim, queries = gCount * group, cols = gCount * hd;
         int allChunks = KeyChunks(position), chunkState = queries * (hd + 2);
         if (states is null) chunkCount = allChunks;
-        float* qs = ThreadScratch.Get(2 * queries * hd + queries * BlockK + 2 * queries + (kv.Widens ? 2 * BlockK * cols : 0)
+        bool inPlace = DecodesInPlace(level, hd);
+        bool widens = kv.Widens && !inPlace;
+        float* qs = ThreadScratch.Get(2 * queries * hd + queries * BlockK + 2 * queries + (widens ? 2 * BlockK * cols : 0)
             + (states is null ? allChunks * chunkState : 0));
         float* scores = qs + queries * hd;
         float* acc = scores + queries * BlockK;
@@ -270,7 +272,7 @@ public static unsafe partial class Attention
         float* rowSum = rowMax + queries;
         float* kWide = rowSum + queries, vWide = kWide + BlockK * cols;
         // After the widening scratch of a bf16 or int8 cache; a float cache has none, so the states start where it would.
-        float* chunkStates = states != null ? states : kv.Widens ? vWide + BlockK * cols : kWide;
+        float* chunkStates = states != null ? states : widens ? vWide + BlockK * cols : kWide;
 
         // Query e is head g0·group + e; kv head g0 + e / group.
         float* qRow = q + (nint)r * s.QDim + g0 * group * hd;
@@ -286,6 +288,11 @@ public static unsafe partial class Attention
             for (int j0 = c * KeyChunk; j0 < chunkEnd; j0 += BlockK)
             {
                 int bk = Math.Min(BlockK, chunkEnd - j0);
+                if (inPlace)
+                {
+                    DecodeBlockInPlace(level, kv, s, slot, g0, queries, j0, bk, qs, scores, rowMax, rowSum, acc);
+                    continue;
+                }
                 float* keys = kv.Keys(slotOffset + (nint)j0 * kvDim, bk, cols, kvDim, kWide, out int kStride);
                 float* values = kv.Values(slotOffset + (nint)j0 * kvDim, bk, cols, kvDim, vWide, out int vStride);
                 int j = 0;
@@ -338,6 +345,12 @@ public static unsafe partial class Attention
 
         /// <summary>True when reads go through widening scratch (bf16, int8).</summary>
         public bool Widens => _format != Element.F32;
+        public bool IsBf16 => _format == Element.Bf16;
+        public bool IsInt8 => _format == Element.Int8;
+        public nint KeysBase => _k;
+        public nint ValuesBase => _v;
+        public nint KeyScalesBase => _kScales;
+        public nint ValueScalesBase => _vScales;
 
         public float* Keys(nint at, int rows, int cols, int kvDim, float* scratch, out int stride) => View(_k, _kScales, at, rows, cols, kvDim, scratch, out stride);
         public float* Values(nint at, int rows, int cols, int kvDim, float* scratch, out int stride) => View(_v, _vScales, at, rows, cols, kvDim, scratch, out stride);

@@ -161,6 +161,8 @@ public class AttentionTests
     [InlineData(4, 2, 64)]
     [InlineData(2, 2, 7)]
     [InlineData(8, 1, 32)]
+    [InlineData(2, 1, 80)]  // in place on AVX-512: one 64-column block of values and one of 16; on AVX2 two of 32 and two of 8
+    [InlineData(2, 2, 128)]
     public void Batched_decode_equals_each_sequence_alone_and_the_reference(int heads, int kvHeads, int hd)
     {
         const int maxT = 160, slotCount = 4;
@@ -423,6 +425,28 @@ public class AttentionTests
         finally
         {
             KernelThreads.Count = saved;
+        }
+    }
+
+    [Fact]
+    public void The_transposing_sum_trees_give_one_horizontal_sum_per_input()
+    {
+        // Decode scores sum sixteen (AVX-512) or eight (AVX2) keys' partial products together; lane j must be Σ of input j.
+        var rng = new Random(5);
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        {
+            var a = Enumerable.Range(0, 16).Select(_ => System.Runtime.Intrinsics.Vector512.Create(Enumerable.Range(0, 16).Select(_ => (float)rng.NextDouble()).ToArray())).ToArray();
+            var sums = Attention.Sum16(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
+            // Slot 4k + i lands in lane 4i + k.
+            for (int k = 0; k < 4; k++)
+                for (int i = 0; i < 4; i++)
+                    Assert.Equal(System.Runtime.Intrinsics.Vector512.Sum(a[4 * k + i]), sums[4 * i + k], 1e-4f);
+        }
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+        {
+            var b = Enumerable.Range(0, 8).Select(_ => System.Runtime.Intrinsics.Vector256.Create(Enumerable.Range(0, 8).Select(_ => (float)rng.NextDouble()).ToArray())).ToArray();
+            var sums = Attention.Sum8(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+            for (int j = 0; j < 8; j++) Assert.Equal(System.Runtime.Intrinsics.Vector256.Sum(b[j]), sums[j], 1e-4f);
         }
     }
 
