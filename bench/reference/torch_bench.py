@@ -129,7 +129,7 @@ def main():
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     cfg = CONFIGS[args.config]
-    result = {"reference": "pytorch-cpu", "torch": torch.__version__, "threads": torch.get_num_threads(),
+    result = {"reference": "pytorch-cpu", "torch": torch.__version__, "threads": torch.get_num_threads(), "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
               "mode": args.mode, "config": args.config}
     if args.mode == "train":
         result.update(train(cfg, args.steps, args.warmup))

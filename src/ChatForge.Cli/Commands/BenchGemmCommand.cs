@@ -176,9 +176,9 @@ public sealed class BenchGemmCommand : ICliCommand
         return seconds;
     }
 
-    /// <summary>Runs the numpy script twice: with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as this process has them, and with both unset.</summary>
     /// <summary>
-    /// Runs the reference (numpy as the environment has it, and with OpenBLAS's core-type hints unset) after our first
+    /// Runs the reference (numpy as the environment has it, with OpenBLAS's core-type hints unset, and on AVX-512 CPUs with
+    /// OpenBLAS told to use its AVX-512 kernels, <see cref="ReferenceScript.Avx512CoreType"/>) after our first
     /// measurement, then alternates ours and the reference for the remaining rounds: this machine's speed drifts by
     /// ±15 % over a minute, so each round's ratio pairs measurements taken side by side, and the median of the paired
     /// ratios is the figure reported.
@@ -187,7 +187,7 @@ public sealed class BenchGemmCommand : ICliCommand
     {
         var roundsJson = new JsonArray();
         var ratios = Shapes.ToDictionary(s => s.Name, _ => new List<double>());
-        JsonNode? asIs = null, unset = null;
+        JsonNode? asIs = null, unset = null, avx512 = null;
         for (int round = 0; round < roundCount; round++)
         {
             JsonArray ours;
@@ -201,11 +201,13 @@ public sealed class BenchGemmCommand : ICliCommand
             }
             asIs = RunScript(python, scriptPath, threadCount, repCount, unsetOpenBlasHints: false);
             unset = RunScript(python, scriptPath, threadCount, repCount, unsetOpenBlasHints: true);
+            if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+                avx512 = ReferenceScript.Run(python, scriptPath, ["--threads", threadCount.ToString(), "--reps", repCount.ToString()], coreType: ReferenceScript.Avx512CoreType);
             var roundRatios = new JsonObject();
             foreach (var shape in ours)
             {
                 string name = (string)shape!["name"]!;
-                double refBest = Math.Max(BestOf(asIs, name), BestOf(unset, name));
+                double refBest = Math.Max(Math.Max(BestOf(asIs, name), BestOf(unset, name)), avx512 is null ? 0 : BestOf(avx512, name));
                 if (refBest <= 0) continue;
                 double ratio = (double)shape["best_gflops"]! / refBest;
                 ratios[name].Add(ratio);
@@ -214,6 +216,7 @@ public sealed class BenchGemmCommand : ICliCommand
             roundsJson.Add(roundRatios);
         }
         result["reference"] = new JsonObject { ["env_as_is"] = asIs, ["openblas_hints_unset"] = unset };
+        if (avx512 is not null) result["reference"]!["openblas_coretype_" + ReferenceScript.Avx512CoreType.ToLowerInvariant()] = avx512;
         result["ratio_rounds"] = roundsJson;
         var median = new JsonObject();
         foreach (var (name, list) in ratios) median[name] = list.Count > 0 ? Round(BenchStats.Median(list), 3) : null;
