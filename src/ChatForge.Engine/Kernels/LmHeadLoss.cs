@@ -7,14 +7,19 @@ namespace ChatForge.Engine.Kernels;
 /// the [n, V] logits never exist: memory is O(n·ChunkColumns). Pass 1 computes each chunk of logits and folds it
 /// into a running max and sum of exponentials per row (an online logsumexp) while picking up the target's logit;
 /// pass 2 recomputes each chunk, turns it into dlogits = rowWeight·(softmax − onehot(target)) and feeds
-/// dx += dlogits·W_chunk and dW_chunk += dlogitsᵀ·x. Recomputing costs one extra n·V·d matmul but is the only way
-/// to know every row's normaliser before the first dW chunk is formed. Rows whose target is −1 are skipped
+/// dx += dlogits·W_chunk and dW_chunk += dlogitsᵀ·x. Recomputing costs one extra n·V·d matmul (a quarter of the
+/// head's work) but is the only way to know every row's normaliser before the first dW chunk is formed without holding
+/// all logits; when they fit in <see cref="KeptLogitsLimit"/> floats (pretraining's 4096 rows × 8192 do) pass 1 keeps
+/// every chunk and pass 2 reads it back instead: the same floats, so the same results. Rows whose target is −1 are skipped
 /// entirely (they are gathered out before the matmuls, which matters for SFT where prompts are masked).
 /// </summary>
 public static unsafe class LmHeadLoss
 {
     /// <summary>Vocabulary columns per chunk: the logits scratch is [rows × ChunkColumns] floats.</summary>
     public const int ChunkColumns = 2048;
+
+    /// <summary>Up to this many logits (rows × vocabulary, 256 MB) pass 1 keeps for pass 2 instead of recomputing them.</summary>
+    internal static long KeptLogitsLimit = 64L << 20;
 
     /// <summary>Rows per work item in the per-row softmax passes between the matmuls.</summary>
     const int RowsPerTask = 32;
@@ -48,7 +53,9 @@ public static unsafe class LmHeadLoss
         Span<float> dxActive = dxRows != null ? dxRows.AsSpan(0, rows.Count * d) : dx;
         dxActive.Clear();
 
-        Statistics(rows, xRows, w, d, vocab, level);
+        // Chunk-major: chunk v0's [count × cw] logits start at count·v0.
+        float[]? kept = (long)rows.Count * vocab <= KeptLogitsLimit ? rows.Rent(rows.Count * vocab) : null;
+        Statistics(rows, xRows, w, d, vocab, level, kept);
 
         double loss = 0;
         for (int i = 0; i < rows.Count; i++)
@@ -58,24 +65,30 @@ public static unsafe class LmHeadLoss
             loss -= (double)weights[i] * logProb;
         }
 
-        fixed (float* pLogits = rows.Logits, pWeights = weights, pLse = stats.Lse)
+        fixed (float* pChunk = rows.Logits, pKept = kept, pWeights = weights, pLse = stats.Lse)
         fixed (int* pTargets = rows.Target)
         {
-            nint logitsAddress = (nint)pLogits, weightAddress = (nint)pWeights, lseAddress = (nint)pLse, targetAddress = (nint)pTargets;
+            nint logitsAddress = (nint)pChunk, weightAddress = (nint)pWeights, lseAddress = (nint)pLse, targetAddress = (nint)pTargets;
             int count = rows.Count;
             for (int v0 = 0; v0 < vocab; v0 += ChunkColumns)
             {
                 int cw = Math.Min(ChunkColumns, vocab - v0);
-                var logits = rows.Logits.AsSpan(0, count * cw);
                 var wChunk = w.Slice(v0 * d, cw * d);
-                Gemm.MatMul(xRows, wChunk, logits, count, cw, d, false, true, false, level);
+                Span<float> logits;
+                if (kept is not null) logits = kept.AsSpan(count * v0, count * cw);
+                else
+                {
+                    logits = rows.Logits.AsSpan(0, count * cw);
+                    Gemm.MatMul(xRows, wChunk, logits, count, cw, d, false, true, false, level);
+                }
                 int chunkStart = v0;
+                nint chunkAddress = kept is not null ? (nint)(pKept + (nint)count * v0) : logitsAddress;
                 KernelThreads.For(0, (count + RowsPerTask - 1) / RowsPerTask, task =>
                 {
                     int end = Math.Min(count, (task + 1) * RowsPerTask);
                     for (int i = task * RowsPerTask; i < end; i++)
                     {
-                        float* row = (float*)logitsAddress + (nint)i * cw;
+                        float* row = (float*)chunkAddress + (nint)i * cw;
                         float weight = ((float*)weightAddress)[i];
                         SoftmaxRows.ExpShiftScale(level, row, cw, ((float*)lseAddress)[i], weight);
                         int target = ((int*)targetAddress)[i] - chunkStart;
@@ -129,7 +142,7 @@ public static unsafe class LmHeadLoss
     }
 
     /// <summary>Pass 1: per row, the online logsumexp over all vocabulary chunks, the target's logit and Σ exp·logit for the entropy.</summary>
-    static void Statistics(RowSet rows, ReadOnlySpan<float> xRows, ReadOnlySpan<float> w, int d, int vocab, SimdLevel level)
+    static void Statistics(RowSet rows, ReadOnlySpan<float> xRows, ReadOnlySpan<float> w, int d, int vocab, SimdLevel level, float[]? kept = null)
     {
         var stats = rows.Stats;
         int count = rows.Count;
@@ -137,15 +150,17 @@ public static unsafe class LmHeadLoss
         stats.SumExp.AsSpan(0, count).Clear();
         stats.SumExpLogit.AsSpan(0, count).Clear();
         stats.TargetLogit.AsSpan(0, count).Clear();
-        fixed (float* pLogits = rows.Logits, pMax = stats.Max, pSum = stats.SumExp, pSumX = stats.SumExpLogit, pTargetLogit = stats.TargetLogit)
+        fixed (float* pChunk = rows.Logits, pKept = kept, pMax = stats.Max, pSum = stats.SumExp, pSumX = stats.SumExpLogit, pTargetLogit = stats.TargetLogit)
         fixed (int* pTargets = rows.Target)
         {
-            nint logitsAddress = (nint)pLogits, maxAddress = (nint)pMax, sumAddress = (nint)pSum, sumXAddress = (nint)pSumX;
+            nint maxAddress = (nint)pMax, sumAddress = (nint)pSum, sumXAddress = (nint)pSumX;
             nint targetLogitAddress = (nint)pTargetLogit, targetAddress = (nint)pTargets;
             for (int v0 = 0; v0 < vocab; v0 += ChunkColumns)
             {
                 int cw = Math.Min(ChunkColumns, vocab - v0);
-                Gemm.MatMul(xRows, w.Slice(v0 * d, cw * d), rows.Logits.AsSpan(0, count * cw), count, cw, d, false, true, false, level);
+                var logits = kept is not null ? kept.AsSpan(count * v0, count * cw) : rows.Logits.AsSpan(0, count * cw);
+                Gemm.MatMul(xRows, w.Slice(v0 * d, cw * d), logits, count, cw, d, false, true, false, level);
+                nint logitsAddress = kept is not null ? (nint)(pKept + (nint)count * v0) : (nint)pChunk;
                 int chunkStart = v0;
                 KernelThreads.For(0, (count + RowsPerTask - 1) / RowsPerTask, task =>
                 {

@@ -105,6 +105,35 @@ public class LmHeadLossTests
     }
 
     [Fact]
+    public void Keeping_the_logits_for_pass_two_gives_exactly_what_recomputing_them_gives()
+    {
+        // Small problems keep every chunk's logits; a limit of 0 forces the recompute path. The same GEMM makes the
+        // same floats, so loss, log-probabilities and both gradients agree bit for bit.
+        int n = 13, d = 20, vocab = LmHeadLoss.ChunkColumns + 300;
+        var (x, w, targets, weights) = Problem(n, d, vocab, seed: 5);
+        (float Loss, float[] LogProbs, float[] Dx, float[] DW) Run()
+        {
+            var logProbs = new float[n];
+            var dx = new float[n * d];
+            var dW = new float[vocab * d];
+            float loss = LmHeadLoss.ForwardBackward(x, w, targets, weights, logProbs, dx, dW, n, d, vocab);
+            return (loss, logProbs, dx, dW);
+        }
+        var kept = Run();
+        long limit = LmHeadLoss.KeptLogitsLimit;
+        LmHeadLoss.KeptLogitsLimit = 0;
+        try
+        {
+            var recomputed = Run();
+            Assert.Equal(recomputed.Loss, kept.Loss);
+            Assert.Equal(recomputed.LogProbs, kept.LogProbs);
+            Assert.Equal(recomputed.Dx, kept.Dx);
+            Assert.Equal(recomputed.DW, kept.DW);
+        }
+        finally { LmHeadLoss.KeptLogitsLimit = limit; }
+    }
+
+    [Fact]
     public void Public_overloads_follow_the_forced_level()
     {
         var (x, w, targets, weights) = Problem(6, 16, 100, seed: 4);
