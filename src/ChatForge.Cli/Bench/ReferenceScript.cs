@@ -17,6 +17,9 @@ static class ReferenceScript
     /// </summary>
     public const string Avx512CoreType = "SkylakeX";
 
+    /// <summary>The core type a reference should run with on this CPU: <see cref="Avx512CoreType"/> where AVX-512 is there, else none.</summary>
+    public static string? CoreTypeHere => System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? Avx512CoreType : null;
+
     public static JsonNode Run(string python, string scriptPath, IEnumerable<string> arguments, bool unsetOpenBlasHints = false, string? coreType = null)
     {
         if (!File.Exists(scriptPath))

@@ -91,7 +91,7 @@ public sealed class BenchDecodeCommand : ICliCommand
             {
                 if (configName != "b") throw new ArgumentException("--reference measures config b only.");
                 var torch = ReferenceScript.Run(parse.GetValue(python)!, "bench/reference/torch_bench.py",
-                    ["decode", "--config", "b", "--batch", b.ToString(), "--prompt", prompt.ToString(), "--new-tokens", generate.ToString(), "--threads", KernelThreads.Count.ToString()], coreType: System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? ReferenceScript.Avx512CoreType : null);
+                    ["decode", "--config", "b", "--batch", b.ToString(), "--prompt", prompt.ToString(), "--new-tokens", generate.ToString(), "--threads", KernelThreads.Count.ToString()], coreType: ReferenceScript.CoreTypeHere);
                 result["reference"] = torch;
                 result["ratio_decode_tokens_per_s"] = Math.Round(Convert.ToDouble(result["decode_tokens_per_s"]) / (double)torch["decode_tokens_per_s"]!, 2);
                 result["ratio_prefill_tokens_per_s"] = Math.Round(Convert.ToDouble(result["prefill_tokens_per_s"]) / (double)torch["prefill_tokens_per_s"]!, 2);

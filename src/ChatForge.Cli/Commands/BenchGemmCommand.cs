@@ -201,8 +201,8 @@ public sealed class BenchGemmCommand : ICliCommand
             }
             asIs = RunScript(python, scriptPath, threadCount, repCount, unsetOpenBlasHints: false);
             unset = RunScript(python, scriptPath, threadCount, repCount, unsetOpenBlasHints: true);
-            if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
-                avx512 = ReferenceScript.Run(python, scriptPath, ["--threads", threadCount.ToString(), "--reps", repCount.ToString()], coreType: ReferenceScript.Avx512CoreType);
+            if (ReferenceScript.CoreTypeHere is { } coreType)
+                avx512 = RunScript(python, scriptPath, threadCount, repCount, unsetOpenBlasHints: false, coreType);
             var roundRatios = new JsonObject();
             foreach (var shape in ours)
             {
@@ -216,7 +216,7 @@ public sealed class BenchGemmCommand : ICliCommand
             roundsJson.Add(roundRatios);
         }
         result["reference"] = new JsonObject { ["env_as_is"] = asIs, ["openblas_hints_unset"] = unset };
-        if (avx512 is not null) result["reference"]!["openblas_coretype_" + ReferenceScript.Avx512CoreType.ToLowerInvariant()] = avx512;
+        if (avx512 is not null) result["reference"]!["openblas_coretype_" + ReferenceScript.CoreTypeHere!.ToLowerInvariant()] = avx512;
         result["ratio_rounds"] = roundsJson;
         var median = new JsonObject();
         foreach (var (name, list) in ratios) median[name] = list.Count > 0 ? Round(BenchStats.Median(list), 3) : null;
@@ -226,8 +226,8 @@ public sealed class BenchGemmCommand : ICliCommand
     static double BestOf(JsonNode reference, string name) =>
         reference["shapes"]!.AsArray().Where(s => (string)s!["name"]! == name).Select(s => (double)s!["best_gflops"]!).DefaultIfEmpty(0).Max();
 
-    static JsonNode RunScript(string python, string scriptPath, int threadCount, int repCount, bool unsetOpenBlasHints) =>
-        ReferenceScript.Run(python, scriptPath, ["--threads", threadCount.ToString(), "--reps", repCount.ToString()], unsetOpenBlasHints);
+    static JsonNode RunScript(string python, string scriptPath, int threadCount, int repCount, bool unsetOpenBlasHints, string? coreType = null) =>
+        ReferenceScript.Run(python, scriptPath, ["--threads", threadCount.ToString(), "--reps", repCount.ToString()], unsetOpenBlasHints, coreType);
 
     static float[] Random(int length, int seed)
     {

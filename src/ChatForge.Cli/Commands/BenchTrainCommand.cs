@@ -47,7 +47,7 @@ public sealed class BenchTrainCommand : ICliCommand
             if (parse.GetValue(reference))
             {
                 var torch = ReferenceScript.Run(parse.GetValue(python)!, "bench/reference/torch_bench.py",
-                    ["train", "--config", parse.GetValue(config)!, "--steps", timed.ToString(), "--warmup", untimed.ToString(), "--threads", KernelThreads.Count.ToString()], coreType: System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? ReferenceScript.Avx512CoreType : null);
+                    ["train", "--config", parse.GetValue(config)!, "--steps", timed.ToString(), "--warmup", untimed.ToString(), "--threads", KernelThreads.Count.ToString()], coreType: ReferenceScript.CoreTypeHere);
                 result["reference"] = torch;
                 result["ratio_tokens_per_s"] = Math.Round((double)result["tokens_per_s"] / (double)torch["tokens_per_s"]!, 3);
             }

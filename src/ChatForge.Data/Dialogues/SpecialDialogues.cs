@@ -94,7 +94,7 @@ public sealed class SpecialDialogues(Knowledge knowledge, List<Fact> keptFacts)
         bool zh = f.Lang == "zh";
         switch (rng.Next(3))
         {
-            case 0: return rng.Pick(zh ? DeclineKnownZh : DeclineKnownEn);
+            case 0: return DeclineShort(f.Lang, rng);
             case 1:
                 var subject = f.Task == "capital" ? ("country", f.Q["country"])
                     : f.Q.TryGetValue("word", out var w) ? ("word", w)

@@ -42,11 +42,16 @@ public static unsafe partial class Attention
     {
         int hd = s.HeadDim, group = s.Group;
         nint row0 = (nint)slot * s.MaxT + j0;
+        // Query e reads kv head g0 + e / group from cache row row0 on.
+        Rows At(int e)
+        {
+            int h = g0 + e / group;
+            return new Rows(row0 * s.KvDim + h * hd, row0 * s.KvHeads + h, s.KvDim, s.KvHeads);
+        }
         // Queries of one kv head are consecutive, so its block of keys and values is read from memory once and then from L1.
         for (int e = 0; e < queries; e++)
         {
-            int h = g0 + e / group;
-            var at = new Rows(row0 * s.KvDim + h * hd, row0 * s.KvHeads + h, s.KvDim, s.KvHeads);
+            var at = At(e);
             if (level == SimdLevel.Vector512) Scores512(keys, qs + e * hd, hd, at, bk, scores + e * BlockK);
             else Scores256(keys, qs + e * hd, hd, at, bk, scores + e * BlockK);
         }
@@ -54,8 +59,7 @@ public static unsafe partial class Attention
             OnlineSoftmaxRow(level, scores + e * BlockK, bk, bk, rowMax + e, rowSum + e, acc + e * hd, hd);
         for (int e = 0; e < queries; e++)
         {
-            int h = g0 + e / group;
-            var at = new Rows(row0 * s.KvDim + h * hd, row0 * s.KvHeads + h, s.KvDim, s.KvHeads);
+            var at = At(e);
             if (level == SimdLevel.Vector512) Values512(values, scores + e * BlockK, bk, at, acc + e * hd, hd);
             else Values256(values, scores + e * BlockK, bk, at, acc + e * hd, hd);
         }
