@@ -112,6 +112,39 @@ public class PpoStageTests
     }
 
     [Fact]
+    public void Refusal_reward_pays_refusing_absent_facts_and_charges_refusing_known_ones()
+    {
+        // Prompts: 0 about a word kept out of the corpus, 1 about a fact in it, 2 unknown to the data, 3 with a gold answer.
+        var reward = new VerifiableReward(new ConstantReward(0.25f), TinyWorld.Tokenizer)
+        {
+            Gold = [null, null, null, ["4"]],
+            Answerable = [false, true, null, true],
+        };
+        var scores = reward.Score([
+            Answer(0, "Sorry, I don't know that word."), Answer(0, "That is ChatForge."), Answer(0, "我不认识这个词。"),
+            Answer(1, "I'm not sure."), Answer(1, "It is Paris."),
+            Answer(2, "I don't know."), Answer(3, "I don't know."), Answer(3, "4")]);
+        Assert.Equal([1.25f, -0.75f, 1.25f, -0.75f, 0.25f, 0.25f, -0.75f, 1.25f], scores);
+        // Without Answerable (the refusal reward off) only gold answers are checked, as before.
+        var plain = new VerifiableReward(new ConstantReward(0.25f), TinyWorld.Tokenizer) { Gold = [null, null] };
+        Assert.Equal([0.25f, 0.25f], plain.Score([Answer(0, "That is ChatForge."), Answer(1, "I'm not sure.")]));
+    }
+
+    [Fact]
+    public void Prompts_know_which_facts_the_data_kept_out()
+    {
+        SftRecord Ask(string task) => new("x", task, "en", [new("user", "?"), new("assistant", "!")]);
+        Assert.False(PpoPrompts.FromSft([Ask("unknown")])[0].Answerable);
+        Assert.True(PpoPrompts.FromSft([Ask("capital")])[0].Answerable);
+        Assert.True(PpoPrompts.FromSft([Ask("arithmetic")])[0].Answerable);
+        Assert.Null(PpoPrompts.FromSft([Ask("greeting")])[0].Answerable);
+        var ranking = new RankingRecord("r", "unknown", "en", [new("user", "?")], ["I don't know.", "It is X."]);
+        Assert.False(PpoPrompts.FromRankings([ranking])[0].Answerable);
+        // Rankings exported by the chat server say nothing about what the corpus holds.
+        Assert.Null(PpoPrompts.FromRankings([ranking with { Source = "server" }])[0].Answerable);
+    }
+
+    [Fact]
     public void Reward_model_reward_scores_the_rollout_like_the_scorer_scores_the_rendered_answer()
     {
         using var dir = new TempFolder();

@@ -31,6 +31,7 @@ public sealed class PpoCommand : ICliCommand
         var actorLr = new Option<float>("--lr") { Description = "Actor learning rate", DefaultValueFactory = _ => 1e-5f };
         var criticLr = new Option<float>("--critic-lr") { Description = "Critic learning rate", DefaultValueFactory = _ => 5e-5f };
         var noVerifiable = new Option<bool>("--no-verifiable") { Description = "Do not add the ±1 exact-match reward on arithmetic/translation prompts" };
+        var refusalReward = new Option<bool>("--refusal-reward") { Description = "With the verifiable reward: ±1 for refusing (or not) where the data knows whether the asked fact exists" };
         var ckptEvery = new Option<int>("--ckpt-every") { Description = "Checkpoint every N iterations", DefaultValueFactory = _ => 10 };
         var seed = new Option<ulong>("--seed") { Description = "Sampling and prompt-order seed", DefaultValueFactory = _ => 1UL };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out (its saved options; --iterations may extend it)" };
@@ -38,7 +39,7 @@ public sealed class PpoCommand : ICliCommand
         var threads = new Option<int>("--threads") { Description = "Kernel threads", DefaultValueFactory = _ => Environment.ProcessorCount };
 
         var command = new Command("ppo", "Align the SFT model with PPO against the reward model (InstructGPT).");
-        foreach (var o in new Option[] { model, rewardModel, data, rankings, output, iterations, prompts, maxNew, temperature, epochs, mini, beta, targetKl, klHorizon, actorLr, criticLr, noVerifiable, ckptEvery, seed, resume, tokenizerOption, threads })
+        foreach (var o in new Option[] { model, rewardModel, data, rankings, output, iterations, prompts, maxNew, temperature, epochs, mini, beta, targetKl, klHorizon, actorLr, criticLr, noVerifiable, refusalReward, ckptEvery, seed, resume, tokenizerOption, threads })
             command.Options.Add(o);
         command.SetAction(parse => StageCli.Guard("ppo", () =>
         {
@@ -53,7 +54,7 @@ public sealed class PpoCommand : ICliCommand
             if (parse.GetValue(rankings) is { Length: > 0 } rankingFiles)
                 promptList.AddRange(PpoPrompts.FromRankings(StageCli.ReadData(rankingFiles, [], Jsonl.ReadRankings, "rankings").Train));
             if (promptList.Count == 0) throw new ArgumentException("ppo: no prompts; pass --data <SFT jsonl> and/or --rankings <rankings jsonl>.");
-            Console.Error.WriteLine($"ppo: {promptList.Count} prompts, {promptList.Count(p => p.Gold is not null)} with checkable answers");
+            Console.Error.WriteLine($"ppo: {promptList.Count} prompts, {promptList.Count(p => p.Gold is not null)} with checkable answers, {promptList.Count(p => p.Answerable == false)} about facts kept out of the data");
 
             PpoStage stage;
             bool given(Option o) => parse.GetResult(o) is { Implicit: false };
@@ -67,7 +68,7 @@ public sealed class PpoCommand : ICliCommand
                 if (parse.GetValue(resume)) Console.Error.WriteLine($"ppo: no checkpoint in {run}: starting a new run.");
                 var options = new PpoStageOptions
                 {
-                    Iterations = parse.GetValue(iterations), CheckpointEvery = parse.GetValue(ckptEvery), Verifiable = !parse.GetValue(noVerifiable),
+                    Iterations = parse.GetValue(iterations), CheckpointEvery = parse.GetValue(ckptEvery), Verifiable = !parse.GetValue(noVerifiable), RefusalReward = parse.GetValue(refusalReward),
                     Ppo = new PpoOptions
                     {
                         PromptsPerIteration = parse.GetValue(prompts), MaxNewTokens = parse.GetValue(maxNew), Temperature = parse.GetValue(temperature), Epochs = parse.GetValue(epochs),

@@ -261,7 +261,7 @@ public sealed class TrainCommand : ICliCommand
             var stage = PpoStage.CanResume(Dir("ppo")) ? PpoStage.Resume(Dir("ppo"), Tokenizer, prompts)
                 : PpoStage.Start(Model("sft"), Model("rm"), Dir("ppo"), Tokenizer, prompts, new PpoStageOptions
                 {
-                    Iterations = o.PpoIterations, CheckpointEvery = Math.Max(1, Math.Min(10, o.PpoIterations)), Verifiable = o.PpoVerifiable,
+                    Iterations = o.PpoIterations, CheckpointEvery = Math.Max(1, Math.Min(10, o.PpoIterations)), Verifiable = o.PpoVerifiable, RefusalReward = o.PpoRefusalReward,
                     Ppo = new PpoOptions { PromptsPerIteration = o.PpoPrompts, MaxNewTokens = o.PpoMaxNewTokens, Temperature = o.PpoTemperature, KlBeta = o.PpoKlBeta, TargetKl = o.PpoTargetKl, KlHorizon = o.PpoKlHorizon, ActorLearningRate = o.PpoLearningRate, Seed = o.Seed },
                 });
             var summary = StageCli.Run("ppo", stage.Options.Iterations, stage.Trainer.Iteration, 1, (sink, token) => { stage.Progress += sink; return stage.Run(token); });

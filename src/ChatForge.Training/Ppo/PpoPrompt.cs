@@ -4,13 +4,32 @@ using ChatForge.Training.Formats;
 
 namespace ChatForge.Training.Ppo;
 
-/// <summary>A PPO prompt: the conversation up to (and including) the last user turn, with gold answers when the task is checkable.</summary>
-public sealed record PpoPrompt(string Id, string Task, IReadOnlyList<ChatMessage> Conversation, IReadOnlyList<string>? Gold);
+/// <summary>
+/// A PPO prompt: the conversation up to (and including) the last user turn, with gold answers when the task is checkable.
+/// <paramref name="Answerable"/> says whether the data holds the asked fact at all: false for questions about words the
+/// data pipeline kept out of the corpus (the right answer is "I don't know"), true for questions about facts it put in,
+/// null when that is not known (chat, greetings, follow-ups, rankings exported by the server).
+/// </summary>
+public sealed record PpoPrompt(string Id, string Task, IReadOnlyList<ChatMessage> Conversation, IReadOnlyList<string>? Gold, bool? Answerable = null);
 
 public static class PpoPrompts
 {
     /// <summary>Tasks whose answers the matcher can check exactly.</summary>
     public static readonly IReadOnlySet<string> VerifiableTasks = new HashSet<string> { "arithmetic", "translate_en_zh", "translate_zh_en" };
+
+    /// <summary>The data pipeline's tasks about facts it put in the corpus (or computes): refusing them is wrong.</summary>
+    public static readonly IReadOnlySet<string> FactTasks = new HashSet<string>
+    {
+        "arithmetic", "capital", "country_name", "translate_en_zh", "translate_zh_en", "word_meaning", "antonym",
+        "poem_author", "poem_next_line", "poem_recite",
+    };
+
+    /// <summary>
+    /// Whether a data-pipeline prompt of this task asks about a fact the corpus holds: false for words and countries kept out
+    /// of it (SFT and rankings: "unknown"), true for <see cref="FactTasks"/>; null otherwise and for records from elsewhere.
+    /// </summary>
+    public static bool? Answerable(string task, string source = "data") =>
+        source != "data" ? null : task == "unknown" ? false : FactTasks.Contains(task) ? true : null;
 
     /// <summary>
     /// From SFT dialogues: cut before the last assistant reply. Arithmetic replies give their result as the gold answer
@@ -25,16 +44,17 @@ public static class PpoPrompts
         if (lastUser < 0) return null;
         string? reply = lastUser + 1 < chat.Count && chat[lastUser + 1].Role == ChatRoles.Assistant ? chat[lastUser + 1].Content : null;
         IReadOnlyList<string>? gold = reply is not null && r.Task == "arithmetic" && Evaluation.AnswerCheck.LastInteger(reply) is { } result ? [result] : null;
-        return new PpoPrompt(r.Id, r.Task, chat.Take(lastUser + 1).ToList(), gold);
+        return new PpoPrompt(r.Id, r.Task, chat.Take(lastUser + 1).ToList(), gold, Answerable(r.Task));
     }).OfType<PpoPrompt>().ToList();
 
     /// <summary>From rankings (they already end with the user turn); no gold answers.</summary>
     public static List<PpoPrompt> FromRankings(IEnumerable<RankingRecord> records) =>
-        records.Select(r => new PpoPrompt(r.Id, r.Task, r.Messages.ToChat(), null)).ToList();
+        records.Select(r => new PpoPrompt(r.Id, r.Task, r.Messages.ToChat(), null, Answerable(r.Task, r.Source))).ToList();
 
     /// <summary>From evaluation items: the held-out ones carry their accepted answers.</summary>
     public static List<PpoPrompt> FromEval(IEnumerable<EvalRecord> records) =>
-        records.Select(r => new PpoPrompt(r.Id, r.Task, r.Messages.ToChat(), r.Set == "heldout" && VerifiableTasks.Contains(r.Task) ? r.Answers : null)).ToList();
+        records.Select(r => new PpoPrompt(r.Id, r.Task, r.Messages.ToChat(), r.Set == "heldout" && VerifiableTasks.Contains(r.Task) ? r.Answers : null,
+            r.Set == "absent" ? false : r.Set == "heldout" ? true : null)).ToList();
 
     /// <summary>The prompt tokens with the generation prompt, keeping the end when longer than the room left for the answer.</summary>
     public static int[] Render(IChatTokenizer tokenizer, PpoPrompt prompt, int contextLength, int maxNewTokens)

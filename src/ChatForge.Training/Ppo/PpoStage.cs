@@ -18,6 +18,11 @@ public sealed record PpoStageOptions
     public int KeepCheckpoints { get; init; } = 2;
     /// <summary>Add the exact-match reward (±1) for prompts with gold answers.</summary>
     public bool Verifiable { get; init; } = true;
+    /// <summary>
+    /// With Verifiable: also ±1 for refusing or not where the data knows whether the fact exists (<see cref="VerifiableReward"/>).
+    /// Off unless asked, so runs checkpointed before it existed resume unchanged.
+    /// </summary>
+    public bool RefusalReward { get; init; }
     public PpoOptions Ppo { get; init; } = new();
 
     public void Validate()
@@ -143,7 +148,11 @@ public sealed class PpoStage
         while (_trainer.Iteration < _options.Iterations && !cancellationToken.IsCancellationRequested)
         {
             var batch = _cursor.Next().Select(i => _prompts[i]).ToList();
-            if (_verifiable is not null) _verifiable.Gold = batch.Select(p => p.Gold).ToList();
+            if (_verifiable is not null)
+            {
+                _verifiable.Gold = batch.Select(p => p.Gold).ToList();
+                _verifiable.Answerable = _options.RefusalReward ? batch.Select(p => p.Answerable).ToList() : [];
+            }
             var (stats, _) = _trainer.Iterate(batch.Select(p => PpoPrompts.Render(_tokenizer, p, context, maxNew)).ToList());
             history.Add(stats);
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,

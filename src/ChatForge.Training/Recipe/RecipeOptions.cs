@@ -66,6 +66,10 @@ public sealed record RecipeOptions
     public float PpoTemperature { get; init; } = 1f;
     public float PpoLearningRate { get; init; } = 1.5e-5f;
     public bool PpoVerifiable { get; init; } = true;
+    /// <summary>With the verifiable reward: ±1 for refusing questions about words kept out of the corpus, −1 for refusing
+    /// known facts (PpoStageOptions.RefusalReward). Without it run v5's PPO answered absent words with short templates of
+    /// other tasks (docs/pipeline.md).</summary>
+    public bool PpoRefusalReward { get; init; } = true;
 
     // DPO (run as well, for comparison; 0 steps skips it)
     public int DpoSteps { get; init; } = 200;
