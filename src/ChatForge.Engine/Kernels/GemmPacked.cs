@@ -5,8 +5,9 @@ namespace ChatForge.Engine.Kernels;
 /// op(B) is packed once into NR-column panels (kc·nc floats: stays in L2/L3), then the MC-row blocks of op(A) are
 /// handed to the threads; each thread packs its A block ([mc×kc], L2-resident) and sweeps the B panels (one B
 /// micro-panel, kc·NR floats, stays in L1 while all MR-row A panels pass it) calling the micro-kernel per MR×NR tile.
-/// The AVX2 kernel reads a row-major A in place instead (six row pointers, broadcasts are scalar loads anyway): packing
-/// A costs about 1/n of the multiply, which is 10–20 % at n = 256. A transposed A is still packed: reading it in place
+/// The AVX2 and AVX-512 kernels read a row-major A in place instead (six or twelve row pointers; broadcasts are scalar
+/// loads anyway): packing A costs about 1/n of the multiply, which is 10–20 % at n = 256 (AVX-512, session 9: in place
+/// was 10–25 % faster on every training shape, docs/benchmarks.md). A transposed A is still packed: reading it in place
 /// would touch a new cache line per k step, with a power-of-two stride that aliases in L1.
 /// Threads own disjoint rows (or, when there are too few row blocks, disjoint column panel ranges) of C.
 /// </summary>
@@ -102,7 +103,7 @@ internal static unsafe class GemmPacked
             int panelFrom = split * PanelsPerSplit, panelTo = Math.Min(Panels, panelFrom + PanelsPerSplit);
             if (panelFrom >= panelTo) return;
             int mr = T.MR, nr = T.NR;
-            bool inPlace = !TransA && Level == SimdLevel.Vector256;
+            bool inPlace = !TransA && Level is SimdLevel.Vector256 or SimdLevel.Vector512;
             float* ap = ThreadBuffer(ref t_packA, RoundUp(mc, mr) * Kc);
             if (inPlace)
             {
