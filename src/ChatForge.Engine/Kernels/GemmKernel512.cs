@@ -16,7 +16,11 @@ internal static unsafe class GemmKernel512
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Kernel12x32(int kc, float* a, nint rs, nint cs, float* b, float* c, nint ldc, bool load)
     {
-        float* a0 = a + 0 * rs; float* a1 = a + 1 * rs; float* a2 = a + 2 * rs; float* a3 = a + 3 * rs; float* a4 = a + 4 * rs; float* a5 = a + 5 * rs; float* a6 = a + 6 * rs; float* a7 = a + 7 * rs; float* a8 = a + 8 * rs; float* a9 = a + 9 * rs; float* a10 = a + 10 * rs; float* a11 = a + 11 * rs;
+        // Four row pointers (rows 0, 3, 6, 9) and the offsets rs, 2·rs address all twelve rows: [p + rs·4] is one x86
+        // addressing mode, so the loop needs eight general registers and nothing is spilled (twelve row pointers were:
+        // five reloaded from the stack every k step).
+        float* p0 = a, p3 = a + 3 * rs, p6 = a + 6 * rs, p9 = a + 9 * rs;
+        nint r1 = rs, r2 = 2 * rs;
         Vector512<float> c00 = default; Vector512<float> c01 = default;
         Vector512<float> c10 = default; Vector512<float> c11 = default;
         Vector512<float> c20 = default; Vector512<float> c21 = default;
@@ -32,23 +36,22 @@ internal static unsafe class GemmKernel512
         // Fetch the C tile while the k loop runs: it is touched only at the end, and is usually not in cache.
         if (Sse.IsSupported)
             for (int r = 0; r < 12; r++) { Sse.Prefetch0(c + r * ldc); Sse.Prefetch0(c + r * ldc + 31); }
-        nint q = 0;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(b + 0); var b1 = Vector512.Load(b + 16);
-            var x0 = Vector512.Create(a0[q]); c00 = Vector512.FusedMultiplyAdd(x0, b0, c00); c01 = Vector512.FusedMultiplyAdd(x0, b1, c01);
-            var x1 = Vector512.Create(a1[q]); c10 = Vector512.FusedMultiplyAdd(x1, b0, c10); c11 = Vector512.FusedMultiplyAdd(x1, b1, c11);
-            var x2 = Vector512.Create(a2[q]); c20 = Vector512.FusedMultiplyAdd(x2, b0, c20); c21 = Vector512.FusedMultiplyAdd(x2, b1, c21);
-            var x3 = Vector512.Create(a3[q]); c30 = Vector512.FusedMultiplyAdd(x3, b0, c30); c31 = Vector512.FusedMultiplyAdd(x3, b1, c31);
-            var x4 = Vector512.Create(a4[q]); c40 = Vector512.FusedMultiplyAdd(x4, b0, c40); c41 = Vector512.FusedMultiplyAdd(x4, b1, c41);
-            var x5 = Vector512.Create(a5[q]); c50 = Vector512.FusedMultiplyAdd(x5, b0, c50); c51 = Vector512.FusedMultiplyAdd(x5, b1, c51);
-            var x6 = Vector512.Create(a6[q]); c60 = Vector512.FusedMultiplyAdd(x6, b0, c60); c61 = Vector512.FusedMultiplyAdd(x6, b1, c61);
-            var x7 = Vector512.Create(a7[q]); c70 = Vector512.FusedMultiplyAdd(x7, b0, c70); c71 = Vector512.FusedMultiplyAdd(x7, b1, c71);
-            var x8 = Vector512.Create(a8[q]); c80 = Vector512.FusedMultiplyAdd(x8, b0, c80); c81 = Vector512.FusedMultiplyAdd(x8, b1, c81);
-            var x9 = Vector512.Create(a9[q]); c90 = Vector512.FusedMultiplyAdd(x9, b0, c90); c91 = Vector512.FusedMultiplyAdd(x9, b1, c91);
-            var x10 = Vector512.Create(a10[q]); c100 = Vector512.FusedMultiplyAdd(x10, b0, c100); c101 = Vector512.FusedMultiplyAdd(x10, b1, c101);
-            var x11 = Vector512.Create(a11[q]); c110 = Vector512.FusedMultiplyAdd(x11, b0, c110); c111 = Vector512.FusedMultiplyAdd(x11, b1, c111);
-            q += cs;
+            var x0 = Vector512.Create(p0[0]); c00 = Vector512.FusedMultiplyAdd(x0, b0, c00); c01 = Vector512.FusedMultiplyAdd(x0, b1, c01);
+            var x1 = Vector512.Create(p0[r1]); c10 = Vector512.FusedMultiplyAdd(x1, b0, c10); c11 = Vector512.FusedMultiplyAdd(x1, b1, c11);
+            var x2 = Vector512.Create(p0[r2]); c20 = Vector512.FusedMultiplyAdd(x2, b0, c20); c21 = Vector512.FusedMultiplyAdd(x2, b1, c21);
+            var x3 = Vector512.Create(p3[0]); c30 = Vector512.FusedMultiplyAdd(x3, b0, c30); c31 = Vector512.FusedMultiplyAdd(x3, b1, c31);
+            var x4 = Vector512.Create(p3[r1]); c40 = Vector512.FusedMultiplyAdd(x4, b0, c40); c41 = Vector512.FusedMultiplyAdd(x4, b1, c41);
+            var x5 = Vector512.Create(p3[r2]); c50 = Vector512.FusedMultiplyAdd(x5, b0, c50); c51 = Vector512.FusedMultiplyAdd(x5, b1, c51);
+            var x6 = Vector512.Create(p6[0]); c60 = Vector512.FusedMultiplyAdd(x6, b0, c60); c61 = Vector512.FusedMultiplyAdd(x6, b1, c61);
+            var x7 = Vector512.Create(p6[r1]); c70 = Vector512.FusedMultiplyAdd(x7, b0, c70); c71 = Vector512.FusedMultiplyAdd(x7, b1, c71);
+            var x8 = Vector512.Create(p6[r2]); c80 = Vector512.FusedMultiplyAdd(x8, b0, c80); c81 = Vector512.FusedMultiplyAdd(x8, b1, c81);
+            var x9 = Vector512.Create(p9[0]); c90 = Vector512.FusedMultiplyAdd(x9, b0, c90); c91 = Vector512.FusedMultiplyAdd(x9, b1, c91);
+            var x10 = Vector512.Create(p9[r1]); c100 = Vector512.FusedMultiplyAdd(x10, b0, c100); c101 = Vector512.FusedMultiplyAdd(x10, b1, c101);
+            var x11 = Vector512.Create(p9[r2]); c110 = Vector512.FusedMultiplyAdd(x11, b0, c110); c111 = Vector512.FusedMultiplyAdd(x11, b1, c111);
+            p0 += cs; p3 += cs; p6 += cs; p9 += cs;
             b += 32;
         }
         if (load)
