@@ -59,8 +59,28 @@ public class GemmTests
         foreach (bool accumulate in new[] { false, true })
             CheckBf16(rng, m, n, k, accumulate, level, $"{level} threads={threads}");
         if (!levels.Contains(SimdLevel.Vector512))
-            foreach (var (m, n, k) in new[] { (1, 33, 70), (3, 9, 64), (7, 20, 33), (13, 40, 33) })
+            foreach (var (m, n, k) in new[] { (1, 33, 70), (3, 9, 64), (7, 20, 33), (7, 70, 33), (13, 40, 33) })
                 CheckBf16(rng, m, n, k, accumulate: true, SimdLevel.Vector512, "Vector512 (direct)");
+    }
+
+    [Fact]
+    public void MatMulBf16_two_panel_kernel_gives_the_one_panel_kernels_floats()
+    {
+        // Five to eight rows on AVX-512 take two full panels at once; a 16-row weight has only one panel, so it takes the
+        // one-panel kernel. Both must give the same floats (same FMAs in the same order), for a blocked k too.
+        var rng = new Random(6);
+        foreach (int k in new[] { 65, 1101 })
+        foreach (int m in new[] { 5, 8 })
+        {
+            var x = Fill(rng, m * k);
+            var weights = Fill(rng, 64 * k);
+            var wide = new float[m * 64];
+            var narrow = new float[m * 16];
+            Gemm.MatMulBf16(x, Bf16Matrix.FromFloat(weights, 64, k), wide, m, false, SimdLevel.Vector512);
+            Gemm.MatMulBf16(x, Bf16Matrix.FromFloat(weights[..(16 * k)], 16, k), narrow, m, false, SimdLevel.Vector512);
+            for (int i = 0; i < m; i++)
+                Assert.Equal(narrow.AsSpan(i * 16, 16).ToArray(), wide.AsSpan(i * 64, 16).ToArray());
+        }
     }
 
     [Fact]
