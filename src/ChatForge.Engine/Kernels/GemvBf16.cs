@@ -9,7 +9,7 @@ namespace ChatForge.Engine.Kernels;
 /// Each panel is one sequential stream: per input pair one load gives 16 rows' weights for two inputs, widened
 /// with a shift and a mask, then every x row broadcasts its two inputs into one accumulator per row — the weights are
 /// widened once for all rows and nothing is summed horizontally, so 8 rows cost about 8 FMAs per weight, not 8 dot
-/// products. Rows are taken 8 (AVX-512), 4 or 1 at a time (a 5-row batch runs the 8-row kernel with 3 rows repeated and
+/// products. Rows are taken 8 (AVX-512, two panels at a time), 4 or 1 at a time (a 5-row batch runs the 8-row kernel with 3 rows repeated and
 /// dropped; on AVX2 it runs the 4-row kernel, then the 1-row one).
 /// Panels are split over the threads.
 /// </summary>
@@ -66,28 +66,29 @@ internal static unsafe class GemvBf16
                 {
                     ushort* wp = Data + (nint)panel * PanelStride + (k0 >> 1) * Bf16Matrix.PairStride;
                     int col0 = panel * W, cols = Math.Min(W, N - col0);
-                    if (M > 4 && Level == SimdLevel.Vector512 && panel + 1 < panelEnd && col0 + 2 * W <= N)
+                    if (M > 4 && Level == SimdLevel.Vector512)
                     {
-                        // Two full panels at once: each broadcast x value feeds two FMAs.
+                        // Two panels at once: each broadcast x value feeds two FMAs. A last panel without a full partner
+                        // is paired with itself (computed twice, stored once).
+                        bool pair = panel + 1 < panelEnd && col0 + 2 * W <= N;
                         float* x0 = X + k0;
                         float* Row(int r) => r < M ? x0 + (nint)r * K : x0;
-                        Rows8x512Pair(Row(0), Row(1), Row(2), Row(3), Row(4), Row(5), Row(6), Row(7), wp, PanelStride, kLen, tile, 2 * ahead);
+                        Rows8x512(Row(0), Row(1), Row(2), Row(3), Row(4), Row(5), Row(6), Row(7), wp, pair ? PanelStride : 0, kLen, tile, 2 * ahead);
                         for (int r = 0; r < M; r++)
                         {
-                            Store(tile + r * 2 * W, Y + (nint)r * N + col0, W, accumulate);
-                            Store(tile + r * 2 * W + W, Y + (nint)r * N + col0 + W, W, accumulate);
+                            Store(tile + r * 2 * W, Y + (nint)r * N + col0, cols, accumulate);
+                            if (pair) Store(tile + r * 2 * W + W, Y + (nint)r * N + col0 + W, W, accumulate);
                         }
-                        panel++;
+                        if (pair) panel++;
                         continue;
                     }
                     for (int i = 0; i < M;)
                     {
-                        int rows = M - i >= 5 && Level == SimdLevel.Vector512 ? Math.Min(8, M - i) : M - i >= 2 ? Math.Min(4, M - i) : 1;
+                        int rows = M - i >= 2 ? Math.Min(4, M - i) : 1;
                         float* x0 = X + (nint)i * K + k0;
                         // Rows past the batch repeat row i: computed, never stored.
                         float* Row(int r) => r < rows ? x0 + (nint)r * K : x0;
                         if (Level == SimdLevel.Scalar) RowsScalar(x0, K, rows, wp, kLen, tile);
-                        else if (rows > 4) Rows8x512(Row(0), Row(1), Row(2), Row(3), Row(4), Row(5), Row(6), Row(7), wp, kLen, tile, ahead);
                         else if (rows > 1)
                         {
                             if (Level == SimdLevel.Vector512) Rows4x512(Row(0), Row(1), Row(2), Row(3), wp, kLen, tile, ahead);
@@ -202,49 +203,14 @@ internal static unsafe class GemvBf16
         (b + d).Store(tile + 8);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
-    static void Rows8x512(float* x0, float* x1, float* x2, float* x3, float* x4, float* x5, float* x6, float* x7, ushort* wp, int k, float* tile, nint ahead)
-    {
-        var high = Vector512.Create(0xFFFF0000u);
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-        int pairs = k / 2;
-        uint* u = (uint*)wp;
-        for (int q = 0; q < pairs; q++, u += W)
-        {
-            if (Sse.IsSupported) Sse.Prefetch0((byte*)u + ahead);
-            var raw = Vector512.Load(u);
-            var we = Vector512.ShiftLeft(raw, 16).AsSingle();
-            var wo = (raw & high).AsSingle();
-            int p = 2 * q;
-            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(x0[p + 1]), wo, Vector512.FusedMultiplyAdd(Vector512.Create(x0[p]), we, a0));
-            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(x1[p + 1]), wo, Vector512.FusedMultiplyAdd(Vector512.Create(x1[p]), we, a1));
-            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(x2[p + 1]), wo, Vector512.FusedMultiplyAdd(Vector512.Create(x2[p]), we, a2));
-            a3 = Vector512.FusedMultiplyAdd(Vector512.Create(x3[p + 1]), wo, Vector512.FusedMultiplyAdd(Vector512.Create(x3[p]), we, a3));
-            a4 = Vector512.FusedMultiplyAdd(Vector512.Create(x4[p + 1]), wo, Vector512.FusedMultiplyAdd(Vector512.Create(x4[p]), we, a4));
-            a5 = Vector512.FusedMultiplyAdd(Vector512.Create(x5[p + 1]), wo, Vector512.FusedMultiplyAdd(Vector512.Create(x5[p]), we, a5));
-            a6 = Vector512.FusedMultiplyAdd(Vector512.Create(x6[p + 1]), wo, Vector512.FusedMultiplyAdd(Vector512.Create(x6[p]), we, a6));
-            a7 = Vector512.FusedMultiplyAdd(Vector512.Create(x7[p + 1]), wo, Vector512.FusedMultiplyAdd(Vector512.Create(x7[p]), we, a7));
-        }
-        if ((k & 1) != 0)
-        {
-            var we = Vector512.ShiftLeft(Vector512.Load(u), 16).AsSingle();
-            int p = k - 1;
-            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(x0[p]), we, a0); a1 = Vector512.FusedMultiplyAdd(Vector512.Create(x1[p]), we, a1);
-            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(x2[p]), we, a2); a3 = Vector512.FusedMultiplyAdd(Vector512.Create(x3[p]), we, a3);
-            a4 = Vector512.FusedMultiplyAdd(Vector512.Create(x4[p]), we, a4); a5 = Vector512.FusedMultiplyAdd(Vector512.Create(x5[p]), we, a5);
-            a6 = Vector512.FusedMultiplyAdd(Vector512.Create(x6[p]), we, a6); a7 = Vector512.FusedMultiplyAdd(Vector512.Create(x7[p]), we, a7);
-        }
-        a0.Store(tile); a1.Store(tile + W); a2.Store(tile + 2 * W); a3.Store(tile + 3 * W);
-        a4.Store(tile + 4 * W); a5.Store(tile + 5 * W); a6.Store(tile + 6 * W); a7.Store(tile + 7 * W);
-    }
-
     /// <summary>
-    /// Five to eight rows over two adjacent panels (tile [8×32]): 16 accumulators, so each one's chain of two FMAs per
-    /// input pair is hidden behind the others (the one-panel kernel's 8 chains are exactly as long as its FMA issue time),
-    /// and 18 loads per 32 FMAs instead of 17 per 16. Each output takes the same FMAs in the same order as in Rows8x512.
+    /// Five to eight rows over two panels, the second <paramref name="panelStride"/> ushorts after the first (tile [8×32]):
+    /// 16 accumulators, so each one's chain of two FMAs per input pair is hidden behind the others (one panel's 8 chains
+    /// were exactly as long as their FMA issue time), and 18 loads per 32 FMAs instead of 17 per 16 (session 9,
+    /// docs/benchmarks.md). Every output takes the same FMAs in the same order whichever panel it is paired with.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip the unoptimised first tier
-    static void Rows8x512Pair(float* x0, float* x1, float* x2, float* x3, float* x4, float* x5, float* x6, float* x7, ushort* wp, nint panelStride, int k, float* tile, nint ahead)
+    static void Rows8x512(float* x0, float* x1, float* x2, float* x3, float* x4, float* x5, float* x6, float* x7, ushort* wp, nint panelStride, int k, float* tile, nint ahead)
     {
         var high = Vector512.Create(0xFFFF0000u);
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;

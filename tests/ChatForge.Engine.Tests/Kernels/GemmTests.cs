@@ -64,10 +64,10 @@ public class GemmTests
     }
 
     [Fact]
-    public void MatMulBf16_two_panel_kernel_gives_the_one_panel_kernels_floats()
+    public void MatMulBf16_eight_row_kernel_gives_the_same_floats_whichever_panel_it_pairs_with()
     {
-        // Five to eight rows on AVX-512 take two full panels at once; a 16-row weight has only one panel, so it takes the
-        // one-panel kernel. Both must give the same floats (same FMAs in the same order), for a blocked k too.
+        // Five to eight rows on AVX-512 take two panels at once; a 16-row weight has only one, paired with itself. Its
+        // outputs must be the same floats as where it is paired with the next panel, for a blocked k too.
         var rng = new Random(6);
         foreach (int k in new[] { 65, 1101 })
         foreach (int m in new[] { 5, 8 })
