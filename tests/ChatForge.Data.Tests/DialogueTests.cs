@@ -75,6 +75,20 @@ public class DialogueTests
     }
 
     [Fact]
+    public void Sft_records_of_short_answer_tasks_carry_accepted_answers_their_reply_matches()
+    {
+        var b = Built.Value;
+        foreach (var r in b.Sft)
+        {
+            if (!DialogueBuilder.EvalTasks.Contains(r.Task)) { Assert.Null(r.Answers); continue; }
+            Assert.NotNull(r.Answers);
+            Assert.True(AnswerMatcher.IsMatch(r.Messages[^1].Content, r.Answers!), $"{r.Id}: its reply does not match its answers");
+        }
+        Assert.Contains(b.Sft, r => r.Task == "capital" && r.Answers is not null);
+        Assert.Contains(b.Sft, r => r.Task == "word_meaning" && r.Answers is null);
+    }
+
+    [Fact]
     public void Rankings_have_ordered_answers_and_no_worse_answer_is_accepted()
     {
         var b = Built.Value;

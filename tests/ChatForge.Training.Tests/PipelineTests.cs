@@ -50,6 +50,11 @@ public class PpoStageTests
         Assert.Equal(["-8"], PpoPrompts.FromSft([worded])[0].Gold!);
         // A translation reply is one wording of the answer, not the answer: no verifiable reward from it.
         Assert.Null(PpoPrompts.FromSft([worded with { Task = "translate_zh_en", Messages = [new("user", "一英文怎么说？"), new("assistant", "英文是 one。")] }])[0].Gold);
+        // Its accepted answers are, when asked for (factGold).
+        var translation = new SftRecord("z", "translate_zh_en", "zh", [new("user", "一英文怎么说？"), new("assistant", "英文是 one。")], ["one"]);
+        Assert.Null(PpoPrompts.FromSft([translation])[0].Gold);
+        Assert.Equal(["one"], PpoPrompts.FromSft([translation], factGold: true)[0].Gold!);
+        Assert.Equal(["-8"], PpoPrompts.FromSft([worded], factGold: true)[0].Gold!);
     }
 
     [Fact]

@@ -32,6 +32,7 @@ public sealed class PpoCommand : ICliCommand
         var criticLr = new Option<float>("--critic-lr") { Description = "Critic learning rate", DefaultValueFactory = _ => 5e-5f };
         var noVerifiable = new Option<bool>("--no-verifiable") { Description = "Do not add the ±1 exact-match reward on arithmetic/translation prompts" };
         var refusalReward = new Option<bool>("--refusal-reward") { Description = "With the verifiable reward: ±1 for refusing (or not) where the data knows whether the asked fact exists" };
+        var factGold = new Option<bool>("--fact-gold") { Description = "With the verifiable reward: also check fact prompts (capitals, translations, …) against the SFT records' accepted answers" };
         var ckptEvery = new Option<int>("--ckpt-every") { Description = "Checkpoint every N iterations", DefaultValueFactory = _ => 10 };
         var seed = new Option<ulong>("--seed") { Description = "Sampling and prompt-order seed", DefaultValueFactory = _ => 1UL };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out (its saved options; --iterations may extend it)" };
@@ -39,7 +40,7 @@ public sealed class PpoCommand : ICliCommand
         var threads = new Option<int>("--threads") { Description = "Kernel threads", DefaultValueFactory = _ => Environment.ProcessorCount };
 
         var command = new Command("ppo", "Align the SFT model with PPO against the reward model (InstructGPT).");
-        foreach (var o in new Option[] { model, rewardModel, data, rankings, output, iterations, prompts, maxNew, temperature, epochs, mini, beta, targetKl, klHorizon, actorLr, criticLr, noVerifiable, refusalReward, ckptEvery, seed, resume, tokenizerOption, threads })
+        foreach (var o in new Option[] { model, rewardModel, data, rankings, output, iterations, prompts, maxNew, temperature, epochs, mini, beta, targetKl, klHorizon, actorLr, criticLr, noVerifiable, refusalReward, factGold, ckptEvery, seed, resume, tokenizerOption, threads })
             command.Options.Add(o);
         command.SetAction(parse => StageCli.Guard("ppo", () =>
         {
@@ -50,7 +51,7 @@ public sealed class PpoCommand : ICliCommand
             var tokenizer = StageCli.LoadTokenizer(sft, parse.GetValue(tokenizerOption));
             var promptList = new List<PpoPrompt>();
             if (parse.GetValue(data) is { Length: > 0 } sftFiles)
-                promptList.AddRange(PpoPrompts.FromSft(StageCli.ReadData(sftFiles, [], Jsonl.ReadSft, "SFT dialogues").Train));
+                promptList.AddRange(PpoPrompts.FromSft(StageCli.ReadData(sftFiles, [], Jsonl.ReadSft, "SFT dialogues").Train, parse.GetValue(factGold)));
             if (parse.GetValue(rankings) is { Length: > 0 } rankingFiles)
                 promptList.AddRange(PpoPrompts.FromRankings(StageCli.ReadData(rankingFiles, [], Jsonl.ReadRankings, "rankings").Train));
             if (promptList.Count == 0) throw new ArgumentException("ppo: no prompts; pass --data <SFT jsonl> and/or --rankings <rankings jsonl>.");

@@ -256,7 +256,7 @@ public sealed class TrainCommand : ICliCommand
 
         (Dictionary<string, double>, JsonObject?) Ppo()
         {
-            var prompts = PpoPrompts.FromSft(Read(paths.Sft, "train.jsonl", TrainingJsonl.ReadSft))
+            var prompts = PpoPrompts.FromSft(Read(paths.Sft, "train.jsonl", TrainingJsonl.ReadSft), o.PpoFactGold)
                 .Concat(PpoPrompts.FromRankings(Read(paths.Rankings, "train.jsonl", TrainingJsonl.ReadRankings))).ToList();
             var stage = PpoStage.CanResume(Dir("ppo")) ? PpoStage.Resume(Dir("ppo"), Tokenizer, prompts)
                 : PpoStage.Start(Model("sft"), Model("rm"), Dir("ppo"), Tokenizer, prompts, new PpoStageOptions

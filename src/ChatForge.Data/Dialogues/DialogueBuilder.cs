@@ -70,7 +70,8 @@ public sealed class DialogueBuilder(Knowledge knowledge)
                 var rng = new StableRandom($"{f.Id}#{r}");
                 var prompt = Prompt(f, rng);
                 if (!seenPrompts.Add(f.Task + "\u0001" + prompt)) continue;
-                Sft.Add(new SftRecord(Id(f.Id, r), f.Task, f.Lang, WithSystem(f.Lang, rng, [new("user", prompt), new("assistant", Answer(f, f.A, rng))])));
+                Sft.Add(new SftRecord(Id(f.Id, r), f.Task, f.Lang, WithSystem(f.Lang, rng, [new("user", prompt), new("assistant", Answer(f, f.A, rng))]),
+                    EvalTasks.Contains(f.Task) ? f.Accepted : null));
             }
             if (f.Near is not null) AddRanking(f, byTaskLang[(f.Task, f.Lang)], byLang[f.Lang]);
         }

@@ -21,7 +21,12 @@ public sealed record Fact(string Task, string Lang, string Key, string Id, Dicti
 
 public sealed record ChatTurn(string Role, string Content);
 
-public sealed record SftRecord(string Id, string Task, string Lang, IReadOnlyList<ChatTurn> Messages);
+/// <summary>
+/// An SFT dialogue. <paramref name="Answers"/>: the accepted answers to its last user turn where the data pipeline knows
+/// them (the short-answer fact tasks of <see cref="DialogueBuilder.EvalTasks"/>), for PPO's verifiable reward; null
+/// otherwise (training reads only the messages).
+/// </summary>
+public sealed record SftRecord(string Id, string Task, string Lang, IReadOnlyList<ChatTurn> Messages, IReadOnlyList<string>? Answers = null);
 
 public sealed record RankingRecord(string Id, string Task, string Lang, IReadOnlyList<ChatTurn> Messages, IReadOnlyList<string> Answers, string Source = "data");
 

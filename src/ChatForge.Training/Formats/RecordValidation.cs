@@ -16,7 +16,8 @@ public static class RecordValidation
 
     /// <summary>Null when valid, else what is wrong (the reader prefixes file and line).</summary>
     public static string? Check(SftRecord r) =>
-        CheckMessages(r.Messages) ?? (r.Messages.Any(m => m.Role == ChatRoles.Assistant) ? null : "no assistant turn to learn from");
+        CheckMessages(r.Messages) ?? (r.Messages.Any(m => m.Role == ChatRoles.Assistant) ? null : "no assistant turn to learn from")
+        ?? (r.Answers is { } a && (a.Count == 0 || a.Any(string.IsNullOrWhiteSpace)) ? "\"answers\", when given, must be non-empty strings" : null);
 
     public static string? Check(RankingRecord r) =>
         CheckMessages(r.Messages)

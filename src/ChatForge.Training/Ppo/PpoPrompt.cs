@@ -34,16 +34,19 @@ public static class PpoPrompts
     /// <summary>
     /// From SFT dialogues: cut before the last assistant reply. Arithmetic replies give their result as the gold answer
     /// ("87 × 14 = 1218。" → "1218"). Other replies are one phrasing among many ("英文是 one。"), not a gold answer: judging
-    /// a rollout by them would punish right answers worded differently, so those prompts get the reward model alone.
+    /// a rollout by them would punish right answers worded differently. With <paramref name="factGold"/> a record's own
+    /// accepted answers (SftRecord.Answers: the short-answer fact tasks) are its gold answers, checked like the held-out
+    /// evaluation checks them; the other prompts get the reward model alone.
     /// </summary>
-    public static List<PpoPrompt> FromSft(IEnumerable<SftRecord> records) => records.Select(r =>
+    public static List<PpoPrompt> FromSft(IEnumerable<SftRecord> records, bool factGold = false) => records.Select(r =>
     {
         var chat = r.Messages.ToChat();
         int lastUser = -1;
         for (int i = chat.Count - 1; i >= 0; i--) if (chat[i].Role == ChatRoles.User) { lastUser = i; break; }
         if (lastUser < 0) return null;
         string? reply = lastUser + 1 < chat.Count && chat[lastUser + 1].Role == ChatRoles.Assistant ? chat[lastUser + 1].Content : null;
-        IReadOnlyList<string>? gold = reply is not null && r.Task == "arithmetic" && Evaluation.AnswerCheck.LastInteger(reply) is { } result ? [result] : null;
+        IReadOnlyList<string>? gold = reply is not null && r.Task == "arithmetic" && Evaluation.AnswerCheck.LastInteger(reply) is { } result ? [result]
+            : factGold && r.Answers is { Count: > 0 } accepted ? accepted : null;
         return new PpoPrompt(r.Id, r.Task, chat.Take(lastUser + 1).ToList(), gold, Answerable(r.Task));
     }).OfType<PpoPrompt>().ToList();
 

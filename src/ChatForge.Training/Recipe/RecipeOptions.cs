@@ -70,6 +70,9 @@ public sealed record RecipeOptions
     /// known facts (PpoStageOptions.RefusalReward). Without it run v5's PPO answered absent words with short templates of
     /// other tasks (docs/pipeline.md).</summary>
     public bool PpoRefusalReward { get; init; } = true;
+    /// <summary>With the verifiable reward: SFT prompts of the short-answer fact tasks are checked against their accepted
+    /// answers (PpoPrompts.FromSft's factGold), not only arithmetic.</summary>
+    public bool PpoFactGold { get; init; } = true;
 
     // DPO (run as well, for comparison; 0 steps skips it)
     public int DpoSteps { get; init; } = 200;
