@@ -62,4 +62,30 @@ public class StageTrainerTests
         Assert.Equal(12, more.StartStep);
         Assert.Equal(14, more.Step);
     }
+
+    [Fact]
+    public void Dpo_unknown_repeat_trains_like_the_unknown_rankings_written_out_that_many_times_and_survives_resume()
+    {
+        using var dir = new TempFolder();
+        string sft = SftModel(dir);
+        var options = new StageOptions { Steps = 6, Batch = 3, LearningRate = 3e-3f, WarmupSteps = 1, EvalEvery = 6, CheckpointEvery = 3, Seed = 5, Beta = 0.5f };
+        var rankings = Rankings(4);
+        rankings[1] = rankings[1] with { Task = "unknown" };
+        rankings[3] = rankings[3] with { Task = "unknown", Source = "server" }; // not the data pipeline's: never repeated
+        var written = rankings.SelectMany(r => Enumerable.Repeat(r, r.Task == "unknown" && r.Source == "data" ? 3 : 1)).ToList();
+        var repeated = DpoTrainer.Start(sft, Path.Combine(dir.Path, "repeat"), TinyWorld.Tokenizer, rankings, Rankings(2, 200), options, unknownRepeat: 3).Run();
+        var copies = DpoTrainer.Start(sft, Path.Combine(dir.Path, "copies"), TinyWorld.Tokenizer, written, Rankings(2, 200), options).Run();
+        Assert.Equal(copies.Losses, repeated.Losses);
+
+        // Interrupted at step 3 and resumed without the option: the run keeps its repeat.
+        var first = DpoTrainer.Start(sft, Path.Combine(dir.Path, "split"), TinyWorld.Tokenizer, rankings, Rankings(2, 200), options, unknownRepeat: 3);
+        using (var cts = new CancellationTokenSource())
+        {
+            first.Loop.Progress += e => { if (e is StageStep { Step: 3 }) cts.Cancel(); };
+            first.Run(cts.Token);
+        }
+        var rest = DpoTrainer.Resume(sft, Path.Combine(dir.Path, "split"), TinyWorld.Tokenizer, rankings, Rankings(2, 200)).Run();
+        Assert.Equal(repeated.Losses[3..], rest.Losses);
+        Assert.Throws<ArgumentException>(() => DpoTrainer.Start(sft, Path.Combine(dir.Path, "zero"), TinyWorld.Tokenizer, rankings, [], options, unknownRepeat: 0));
+    }
 }

@@ -250,7 +250,7 @@ public sealed class TrainCommand : ICliCommand
             var train = Read(paths.Rankings, "train.jsonl", TrainingJsonl.ReadRankings);
             var val = Read(paths.Rankings, "val.jsonl", TrainingJsonl.ReadRankings);
             return FineTune("dpo", Shared(o.DpoSteps, o.DpoBatch, o.DpoLearningRate),
-                s => { var t = DpoTrainer.Start(Model("sft"), Dir("dpo"), Tokenizer, train, val, s); return (t.Loop, t.Run); },
+                s => { var t = DpoTrainer.Start(Model("sft"), Dir("dpo"), Tokenizer, train, val, s, o.DpoUnknownRepeat); return (t.Loop, t.Run); },
                 () => { var t = DpoTrainer.Resume(Model("sft"), Dir("dpo"), Tokenizer, train, val); return (t.Loop, t.Run); });
         }
 

@@ -12,6 +12,10 @@ namespace ChatForge.Training.Preference;
 /// The policy starts from the SFT model, which also serves as the frozen reference. The reference's
 /// log-probabilities of a pair are computed the first time the pair is drawn and cached: a run visits a
 /// fraction of the ~90k training pairs, and computing all of them up front cost more than the training itself.
+/// Rankings about words and countries the data pipeline kept out of the corpus (task "unknown", refusal first) can be
+/// repeated (<c>unknownRepeat</c>): they are 7% of the rankings, and the other 93% rank a refusal below every on-topic
+/// attempt, so plain DPO learns not to refuse at all (run v6: "I don't know" to absent words 22.5% → 4.2%; with them
+/// four times, 17.5%, docs/pipeline.md). PPO has the verifiable reward for that; DPO only has the pairs.
 /// </summary>
 public sealed class DpoTrainer
 {
@@ -32,30 +36,36 @@ public sealed class DpoTrainer
     readonly List<Pair> _train, _validation;
     readonly EpochCursor _cursor;
     readonly int _padId;
+    readonly int _unknownRepeat;
 
     public StageLoop Loop => _loop;
 
-    DpoTrainer(StageLoop loop, Transformer reference, IChatTokenizer tokenizer, IReadOnlyList<RankingRecord> train, IReadOnlyList<RankingRecord> validation, System.Text.Json.Nodes.JsonObject? state)
+    DpoTrainer(StageLoop loop, Transformer reference, IChatTokenizer tokenizer, IReadOnlyList<RankingRecord> train, IReadOnlyList<RankingRecord> validation,
+        int unknownRepeat, System.Text.Json.Nodes.JsonObject? state)
     {
+        if (unknownRepeat < 1) throw new ArgumentException($"--unknown-repeat must be at least 1, got {unknownRepeat}.");
         _loop = loop;
         _reference = reference;
         _padId = tokenizer.StopTokenIds[0];
+        _unknownRepeat = unknownRepeat;
         int maxT = reference.Config.ContextLength;
-        _train = Pairs(tokenizer, train, maxT).ToList();
-        _validation = Pairs(tokenizer, validation, maxT).Take(MaxValidationPairs).ToList();
+        _train = Pairs(tokenizer, train, maxT, unknownRepeat).ToList();
+        _validation = Pairs(tokenizer, validation, maxT, 1).Take(MaxValidationPairs).ToList();
         if (_train.Count == 0) throw new ArgumentException("No preference pairs to train on.");
         _cursor = new EpochCursor(_train.Count, loop.Options.Batch, loop.Options.Seed);
         _cursor.Restore(state);
     }
 
-    static IEnumerable<Pair> Pairs(IChatTokenizer tokenizer, IReadOnlyList<RankingRecord> rankings, int maxT)
+    static IEnumerable<Pair> Pairs(IChatTokenizer tokenizer, IReadOnlyList<RankingRecord> rankings, int maxT, int unknownRepeat)
     {
         foreach (var r in rankings)
         {
             var conversation = r.Messages.ToChat();
             var best = AnswerSequences.Render(tokenizer, conversation, r.Answers[0], maxT);
-            foreach (var worse in r.Answers.Skip(1))
-                yield return new Pair(best, AnswerSequences.Render(tokenizer, conversation, worse, maxT));
+            var worse = r.Answers.Skip(1).Select(a => AnswerSequences.Render(tokenizer, conversation, a, maxT)).ToList();
+            int repeat = r.Task == "unknown" && r.Source == "data" ? unknownRepeat : 1;
+            for (int k = 0; k < repeat; k++)
+                foreach (var w in worse) yield return new Pair(best, w);
         }
     }
 
@@ -69,12 +79,12 @@ public sealed class DpoTrainer
     }
 
     public static DpoTrainer Start(string sftModelDirectory, string runDirectory, IChatTokenizer tokenizer,
-        IReadOnlyList<RankingRecord> train, IReadOnlyList<RankingRecord> validation, StageOptions options)
+        IReadOnlyList<RankingRecord> train, IReadOnlyList<RankingRecord> validation, StageOptions options, int unknownRepeat = 1)
     {
         var parameters = Checkpoint.LoadParameters(sftModelDirectory);
         var reference = new Transformer(parameters);
         var policy = new Transformer(Checkpoint.LoadParameters(sftModelDirectory));
-        return new DpoTrainer(StageLoop.Start(Stage, runDirectory, policy, options), reference, tokenizer, train, validation, null);
+        return new DpoTrainer(StageLoop.Start(Stage, runDirectory, policy, options), reference, tokenizer, train, validation, unknownRepeat, null);
     }
 
     /// <summary>Resuming needs the reference again: the SFT model the run started from.</summary>
@@ -83,11 +93,19 @@ public sealed class DpoTrainer
     {
         var reference = new Transformer(Checkpoint.LoadParameters(sftModelDirectory));
         var (loop, state) = StageLoop.Resume(Stage, runDirectory, options);
-        return new DpoTrainer(loop, reference, tokenizer, train, validation, state);
+        int repeat = state?["unknown_repeat"] is { } saved ? (int)saved : 1; // runs saved before the option: 1
+        return new DpoTrainer(loop, reference, tokenizer, train, validation, repeat, state);
     }
 
     public StageSummary Run(CancellationToken cancellationToken = default) =>
-        _loop.Run(_ => TrainStep(), Evaluate, _cursor.Save, cancellationToken);
+        _loop.Run(_ => TrainStep(), Evaluate, SaveState, cancellationToken);
+
+    System.Text.Json.Nodes.JsonObject SaveState()
+    {
+        var state = _cursor.Save();
+        state["unknown_repeat"] = _unknownRepeat;
+        return state;
+    }
 
     float TrainStep()
     {
