@@ -103,6 +103,7 @@ public sealed record RecipeOptions
         if (!(SftPretrainMix >= 0 && SftPretrainMix < 1)) throw new ArgumentException($"Recipe sft_pretrain_mix must be in [0, 1), got {SftPretrainMix}.");
         if (FinalPolicy is not ("ppo" or "dpo" or "sft")) throw new ArgumentException($"Recipe final_policy must be ppo, dpo or sft, got '{FinalPolicy}'.");
         if (FinalPolicy == "dpo" && DpoSteps == 0) throw new ArgumentException("Recipe final_policy is dpo but dpo_steps is 0.");
+        if (DpoUnknownRepeat < 1) throw new ArgumentException($"Recipe dpo_unknown_repeat must be at least 1, got {DpoUnknownRepeat}.");
     }
 
     public static readonly JsonSerializerOptions Json = new()
