@@ -15,6 +15,18 @@ public sealed class DialogueBuilder(Knowledge knowledge)
     /// <summary>Single-turn tasks asked about held-out facts in eval (answers short enough to match exactly).</summary>
     public static readonly HashSet<string> EvalTasks = ["translate_zh_en", "translate_en_zh", "antonym", "capital", "country_name", "poem_author", "poem_next_line"];
 
+    /// <summary>The tasks about facts the corpus holds (or that are computed): refusing them is wrong.</summary>
+    public static readonly HashSet<string> FactTasks =
+        ["arithmetic", "capital", "country_name", "translate_en_zh", "translate_zh_en", "word_meaning", "antonym", "poem_author", "poem_next_line", "poem_recite"];
+
+    /// <summary>
+    /// Whether a record this pipeline wrote (<paramref name="source"/> "data") asks about a fact the corpus holds: false for
+    /// words and countries kept out of it (task "unknown", answered with a refusal), true for <see cref="FactTasks"/>; null
+    /// otherwise and for records from elsewhere (rankings exported by the chat server say nothing about the corpus).
+    /// </summary>
+    public static bool? Answerable(string task, string source = "data") =>
+        source != "data" ? null : task == "unknown" ? false : FactTasks.Contains(task) ? true : null;
+
     /// <summary>Phrasings per fact: small domains are seen several ways, large ones once.</summary>
     static int Repeats(string task) => task switch
     {

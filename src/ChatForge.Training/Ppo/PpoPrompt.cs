@@ -17,20 +17,6 @@ public static class PpoPrompts
     /// <summary>Tasks whose answers the matcher can check exactly.</summary>
     public static readonly IReadOnlySet<string> VerifiableTasks = new HashSet<string> { "arithmetic", "translate_en_zh", "translate_zh_en" };
 
-    /// <summary>The data pipeline's tasks about facts it put in the corpus (or computes): refusing them is wrong.</summary>
-    public static readonly IReadOnlySet<string> FactTasks = new HashSet<string>
-    {
-        "arithmetic", "capital", "country_name", "translate_en_zh", "translate_zh_en", "word_meaning", "antonym",
-        "poem_author", "poem_next_line", "poem_recite",
-    };
-
-    /// <summary>
-    /// Whether a data-pipeline prompt of this task asks about a fact the corpus holds: false for words and countries kept out
-    /// of it (SFT and rankings: "unknown"), true for <see cref="FactTasks"/>; null otherwise and for records from elsewhere.
-    /// </summary>
-    public static bool? Answerable(string task, string source = "data") =>
-        source != "data" ? null : task == "unknown" ? false : FactTasks.Contains(task) ? true : null;
-
     /// <summary>
     /// From SFT dialogues: cut before the last assistant reply. Arithmetic replies give their result as the gold answer
     /// ("87 × 14 = 1218。" → "1218"). Other replies are one phrasing among many ("英文是 one。"), not a gold answer: judging
@@ -47,12 +33,12 @@ public static class PpoPrompts
         string? reply = lastUser + 1 < chat.Count && chat[lastUser + 1].Role == ChatRoles.Assistant ? chat[lastUser + 1].Content : null;
         IReadOnlyList<string>? gold = reply is not null && r.Task == "arithmetic" && Evaluation.AnswerCheck.LastInteger(reply) is { } result ? [result]
             : factGold && r.Answers is { Count: > 0 } accepted ? accepted : null;
-        return new PpoPrompt(r.Id, r.Task, chat.Take(lastUser + 1).ToList(), gold, Answerable(r.Task));
+        return new PpoPrompt(r.Id, r.Task, chat.Take(lastUser + 1).ToList(), gold, DialogueBuilder.Answerable(r.Task));
     }).OfType<PpoPrompt>().ToList();
 
     /// <summary>From rankings (they already end with the user turn); no gold answers.</summary>
     public static List<PpoPrompt> FromRankings(IEnumerable<RankingRecord> records) =>
-        records.Select(r => new PpoPrompt(r.Id, r.Task, r.Messages.ToChat(), null, Answerable(r.Task, r.Source))).ToList();
+        records.Select(r => new PpoPrompt(r.Id, r.Task, r.Messages.ToChat(), null, DialogueBuilder.Answerable(r.Task, r.Source))).ToList();
 
     /// <summary>From evaluation items: the held-out ones carry their accepted answers.</summary>
     public static List<PpoPrompt> FromEval(IEnumerable<EvalRecord> records) =>

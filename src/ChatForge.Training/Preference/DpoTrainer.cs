@@ -63,7 +63,7 @@ public sealed class DpoTrainer
             var conversation = r.Messages.ToChat();
             var best = AnswerSequences.Render(tokenizer, conversation, r.Answers[0], maxT);
             var worse = r.Answers.Skip(1).Select(a => AnswerSequences.Render(tokenizer, conversation, a, maxT)).ToList();
-            int repeat = r.Task == "unknown" && r.Source == "data" ? unknownRepeat : 1;
+            int repeat = DialogueBuilder.Answerable(r.Task, r.Source) == false ? unknownRepeat : 1;
             for (int k = 0; k < repeat; k++)
                 foreach (var w in worse) yield return new Pair(best, w);
         }
